@@ -32,7 +32,7 @@ embeddings look worse than chance.
 Contents: ``info_nce`` (the loss), ``info_nce_diagnostics`` (cosine matrix, softmax weights,
 positive rank, top-1 retrieval, alignment and uniformity), ``synthetic_pairs`` / ``random_pairs``
 (toy embeddings for the sanity experiments) and ``tau_sweep`` (loss against temperature for
-aligned and random embeddings). Run ``python3 -m ssl_core.losses.infonce`` to print the sanity
+aligned and random embeddings). Run ``python3 scripts/sanity_values.py`` to print the sanity
 values.
 """
 

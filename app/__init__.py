@@ -1,0 +1,1 @@
+"""The Streamlit shell of SSL Explorer: router, cached resources, shared widgets."""

@@ -1,0 +1,24 @@
+"""SSL Explorer's entry point: `streamlit run app/main.py`. A router and nothing else."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the path, not the repo
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app.shell import render_sidebar  # noqa: E402
+
+st.set_page_config(page_title="SSL Explorer", page_icon=":material/visibility:", layout="wide")
+
+PAGES = [
+    st.Page(ROOT / "pages" / "home.py", title="Home", icon=":material/home:", default=True),
+]
+
+navigation = st.navigation(PAGES)
+render_sidebar()
+navigation.run()

@@ -11,12 +11,17 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the pa
 
 import streamlit as st  # noqa: E402
 
-from app.shell import render_sidebar  # noqa: E402
+from app.shell import configure_torch, render_sidebar  # noqa: E402
 
 st.set_page_config(page_title="SSL Explorer", page_icon=":material/visibility:", layout="wide")
+configure_torch()
 
 PAGES = [
     st.Page(ROOT / "pages" / "home.py", title="Home", icon=":material/home:", default=True),
+    st.Page(ROOT / "pages" / "augmentations.py", title="Augmentations",
+            icon=":material/crop:"),
+    st.Page(ROOT / "pages" / "infonce.py", title="InfoNCE and temperature",
+            icon=":material/thermostat:"),
 ]
 
 navigation = st.navigation(PAGES)

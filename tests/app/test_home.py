@@ -13,4 +13,11 @@ def test_home_renders_without_exceptions():
     assert at.title[0].value == "SSL Explorer"
     assert any("Device:" in c.value for c in at.sidebar.caption)
     assert [s.value for s in at.subheader] == ["Contrastive", "Teacher-student",
-                                              "Masked reconstruction"]
+                                              "Masked reconstruction", "A tour of the pages"]
+
+
+def test_home_tour_links_to_the_pages():
+    at = AppTest.from_file(str(MAIN), default_timeout=60).run()
+    assert not at.exception
+    links = at.get("page_link")
+    assert [link.proto.page for link in links] == ["augmentations", "infonce"]

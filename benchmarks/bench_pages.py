@@ -1,0 +1,108 @@
+"""Rerun latency of the app's pages: move one slider, rerun, time it (AppTest, no browser).
+
+    python3 benchmarks/bench_pages.py [--reruns 30] [--threads N]
+
+Each case opens a page through the real router (app/main.py), warms it up (first-run caches such
+as the temperature sweep are filled and not counted), then sets a slider to a value it has not
+had before (so the page's caches miss, as when a user drags it) and times ``AppTest.run()``: the
+whole script (router, sidebar, page, figure serialisation) as the server runs it, without the
+network and the browser's drawing. Prints p50 / p95 / max per case, the torch thread count and
+the load average (other processes on the machine inflate the tail).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+MAIN = ROOT / "app" / "main.py"
+
+
+def open_page(page: str, query: dict[str, str]):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(MAIN), default_timeout=300)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page(f"../pages/{page}.py").run()
+    if at.exception:
+        raise RuntimeError(f"{page} raised: {[e.value for e in at.exception]}")
+    return at
+
+
+def time_reruns(at, change: Callable[[object, int], None], reruns: int) -> list[float]:
+    """Milliseconds of each rerun after ``change(at, i)`` set a widget (i = 0 is a warm-up)."""
+    times = []
+    for i in range(reruns + 1):
+        change(at, i)
+        start = time.perf_counter()
+        at.run()
+        elapsed = (time.perf_counter() - start) * 1e3
+        if at.exception:
+            raise RuntimeError(f"rerun {i} raised: {[e.value for e in at.exception]}")
+        if i:
+            times.append(elapsed)
+    return times
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q) - 1]
+
+
+CASES = {
+    "infonce τ slider (N=512, D=128)": (
+        "infonce", {"nce_n": "512", "nce_d": "128"},
+        lambda at, i: at.slider(key="nce_tau").set_value(round(0.05 + 0.01 * (i % 150), 2)),
+    ),
+    "infonce anchor slider (N=512, D=128)": (
+        "infonce", {"nce_n": "512", "nce_d": "128"},
+        lambda at, i: at.slider(key="nce_anchor").set_value((37 * i) % 1024),
+    ),
+    "augmentations brightness slider": (
+        "augmentations", {},
+        lambda at, i: at.slider(key="aug_brightness").set_value(round(0.05 * (i % 20), 2)),
+    ),
+    "augmentations re-roll (new seed)": (
+        "augmentations", {},
+        lambda at, i: at.number_input(key="aug_seed").set_value(100 + i),
+    ),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reruns", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for the app (sets SSL_EXPLORER_TORCH_THREADS; the "
+                             "app's default is 1)")
+    args = parser.parse_args()
+    if args.threads:
+        os.environ["SSL_EXPLORER_TORCH_THREADS"] = str(args.threads)
+
+    import torch
+    load_before = os.getloadavg()
+    rows = []
+    for name, (page, query, change) in CASES.items():
+        at = open_page(page, query)
+        times = time_reruns(at, change, args.reruns)
+        rows.append((name, statistics.median(times), percentile(times, 95), max(times)))
+    load_after = os.getloadavg()
+
+    print(f"torch threads: {torch.get_num_threads()}, CPUs: {os.cpu_count()}, reruns per case: "
+          f"{args.reruns}; load average (1, 5, 15 min) before "
+          f"{', '.join(f'{x:.2f}' for x in load_before)}, after "
+          f"{', '.join(f'{x:.2f}' for x in load_after)}")
+    print(f"{'case':<40} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    for name, p50, p95, worst in rows:
+        print(f"{name:<40} {p50:>8.1f} {p95:>8.1f} {worst:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()

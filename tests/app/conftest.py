@@ -1,0 +1,34 @@
+"""Helpers for the app tests: open a page of the real router with AppTest, check it is clean."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
+
+
+def open_app_page(page: str, query: Mapping[str, str] | None = None) -> AppTest:
+    """Run the router once (Home), then switch to ``pages/<page>.py`` with ``query`` in the URL."""
+    at = AppTest.from_file(str(MAIN), default_timeout=120)
+    at.query_params.update(query or {})
+    at.run()
+    return at.switch_page(f"../pages/{page}.py").run()
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception element anywhere on the page (a user never sees a traceback)."""
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture
+def open_page() -> Callable[..., AppTest]:
+    return open_app_page
+
+
+@pytest.fixture
+def clean() -> Callable[[AppTest], None]:
+    return assert_clean

@@ -1,0 +1,19 @@
+"""Suite-wide fixtures."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's script runner (AppTest) replaces ``sys.modules['__main__']`` with the app
+    script's module and leaves it there. A later test that starts processes with the ``spawn``
+    method would then make each child re-run that script (or a deleted temp file) as its main
+    module and die. Put the real ``__main__`` back after every test."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main

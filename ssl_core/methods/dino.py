@@ -38,6 +38,7 @@ from ssl_core.losses.dino import (
     cosine_momentum,
     ema_update,
 )
+from ssl_core.methods.base import MethodBase
 from ssl_core.models.heads import DINOHead
 
 __all__ = ["DINO", "DINOConfig", "MultiCropBranch", "split_views"]
@@ -167,7 +168,7 @@ class MultiCropBranch(nn.Module):
         return logits.reshape(len(views), batch, -1)  # (V, B, K)
 
 
-class DINO(nn.Module):
+class DINO(MethodBase):
     """DINO around any backbone with ``forward_features(x) -> (B, D)`` and ``embed_dim``.
 
     ``training_step(views) -> (loss, metrics)``; metrics are ``loss``, ``teacher_temp`` and every
@@ -261,9 +262,6 @@ class DINO(nn.Module):
         metrics = diagnostics.to_dict() | {"loss": loss.item(), "teacher_temp": teacher_temp}
         return loss, metrics
 
-    def forward(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
-        """Same as :meth:`training_step`, so DDP / Fabric wrappers (which hook forward) sync."""
-        return self.training_step(batch)
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         """The student's backbone and head parameters that require grad (never the teacher's)."""

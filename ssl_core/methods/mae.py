@@ -35,6 +35,7 @@ from ssl_core.masking import (
     random_masking,
     unpatchify,
 )
+from ssl_core.methods.base import MethodBase
 from ssl_core.models.heads import MAEDecoder
 
 __all__ = [
@@ -218,7 +219,7 @@ def build_reconstruction(
 # --------------------------------------------------------------------------------------------
 
 
-class MAE(nn.Module):
+class MAE(MethodBase):
     """Masked autoencoder: a ViT encoder on visible patches, a light decoder, masked-only loss.
 
     The backbone must be a ViT with ``forward_tokens(x, ids_keep)``, ``patch_size``,
@@ -319,20 +320,9 @@ class MAE(nn.Module):
         loss = self.loss(pred, target, masks.mask)
         return loss, {"loss": loss.item()}
 
-    def forward(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
-        """Same as :meth:`training_step`, so DDP / Fabric wrappers (which hook forward) sync."""
-        return self.training_step(batch)
 
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        """Encoder and decoder parameters (everything that requires grad)."""
-        return [p for p in self.parameters() if p.requires_grad]
 
-    def on_train_step_end(self, step: int, total_steps: int) -> dict[str, float]:
-        """Nothing to do after an optimiser step: MAE has no EMA state."""
-        return {}
 
-    def set_epoch(self, epoch: float) -> None:
-        """No schedule depends on the epoch."""
 
     # --- display ------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from ssl_core.losses.mae import mae_loss
 from ssl_core.masking import MaskResult, mask_to_image, patchify, random_masking
+from ssl_core.methods.base import MethodBase
 from ssl_core.methods.mae import (
     NORM_PIX_EPS,
     Reconstruction,
@@ -59,7 +60,7 @@ class UNetMAEConfig:
             raise ValueError(f"patch_size must be a positive int; got {self.patch_size}")
 
 
-class UNetMAE(nn.Module):
+class UNetMAE(MethodBase):
     """Masked-patch reconstruction with a conv encoder-decoder (``TinyUNet``).
 
     The backbone needs ``forward(x) -> (B, C, H, W)`` (the reconstruction), ``forward_features``
@@ -146,20 +147,9 @@ class UNetMAE(nn.Module):
         loss = self.loss(pred, target, masks.mask)
         return loss, {"loss": loss.item()}
 
-    def forward(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
-        """Same as :meth:`training_step`, so DDP / Fabric wrappers (which hook forward) sync."""
-        return self.training_step(batch)
 
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        """The UNet's parameters (everything that requires grad)."""
-        return [p for p in self.parameters() if p.requires_grad]
 
-    def on_train_step_end(self, step: int, total_steps: int) -> dict[str, float]:
-        """Nothing to do after an optimiser step."""
-        return {}
 
-    def set_epoch(self, epoch: float) -> None:
-        """No schedule depends on the epoch."""
 
     # --- display ------------------------------------------------------------------------------
 

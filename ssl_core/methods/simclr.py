@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from ssl_core.distributed import gather_with_grad
 from ssl_core.losses.infonce import info_nce
+from ssl_core.methods.base import MethodBase
 from ssl_core.models.heads import ProjectionHead
 
 __all__ = ["SimCLR", "SimCLRConfig", "retrieval_metrics", "split_two_views"]
@@ -111,7 +112,7 @@ def retrieval_metrics(z1: Tensor, z2: Tensor) -> dict[str, float]:
     }
 
 
-class SimCLR(nn.Module):
+class SimCLR(MethodBase):
     """SimCLR around any backbone with ``forward_features(x) -> (B, D)`` and ``embed_dim``.
 
     ``training_step((x1, x2)) -> (loss, metrics)`` with metrics ``loss``, ``top1_retrieval``,
@@ -163,17 +164,6 @@ class SimCLR(nn.Module):
         loss = info_nce(z1, z2, self.config.temperature)
         return loss, {"loss": loss.item(), **retrieval_metrics(z1, z2)}
 
-    def forward(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
-        """Same as :meth:`training_step`, so DDP / Fabric wrappers (which hook forward) sync."""
-        return self.training_step(batch)
 
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        """Backbone and projection head parameters (everything that requires grad)."""
-        return [p for p in self.parameters() if p.requires_grad]
 
-    def on_train_step_end(self, step: int, total_steps: int) -> dict[str, float]:
-        """Nothing to do after an optimiser step: SimCLR has no EMA state."""
-        return {}
 
-    def set_epoch(self, epoch: float) -> None:
-        """No schedule depends on the epoch."""

@@ -1,0 +1,33 @@
+"""The hooks every method shares, written once.
+
+A method overrides :meth:`training_step` and whichever hook it needs (DINO: the EMA update after
+each optimiser step and the epoch for its temperature warm-up); the rest are the defaults here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+
+class MethodBase(nn.Module):
+    """Defaults for the :class:`ssl_core.methods.Method` protocol."""
+
+    def training_step(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def forward(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
+        """Same as :meth:`training_step`, so DDP / Fabric wrappers (which hook forward) sync."""
+        return self.training_step(batch)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Everything that requires grad."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def on_train_step_end(self, step: int, total_steps: int) -> dict[str, float]:
+        """Nothing to do after an optimiser step unless the method keeps EMA state."""
+        return {}
+
+    def set_epoch(self, epoch: float) -> None:
+        """No schedule depends on the epoch unless the method says so."""

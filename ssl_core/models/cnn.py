@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ssl_core.models.vit import as_pair
+from ssl_core.models.vit import InputNormalize, as_pair, check_input_stats
 
 __all__ = ["BasicBlock", "ResNet", "ResNetConfig"]
 
@@ -55,6 +55,9 @@ class ResNetConfig:
     widths: tuple[int, ...] = (32, 64, 128, 256)
     blocks_per_stage: int = 1  # 2 gives ResNet-18's depth pattern at twice the cost
     stem_stride: int = 1  # 1 for <= 32 px inputs; 2 for 64 px photos (4x cheaper, same receptive)
+    # Per-channel input statistics, as ViTConfig.input_mean / input_std (None: no normalisation).
+    input_mean: tuple[float, ...] | None = None
+    input_std: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "img_size", as_pair(self.img_size, name="img_size"))
@@ -68,6 +71,9 @@ class ResNetConfig:
                 "in_chans and blocks_per_stage must be >= 1 and stem_stride 1 or 2; got "
                 f"{self.in_chans}, {self.blocks_per_stage}, {self.stem_stride}"
             )
+        mean, std = check_input_stats(self.input_mean, self.input_std, self.in_chans)
+        object.__setattr__(self, "input_mean", mean)
+        object.__setattr__(self, "input_std", std)
 
     def build(self) -> ResNet:
         return ResNet(self)
@@ -85,6 +91,7 @@ class ResNet(nn.Module):
         self.in_chans = cfg.in_chans
         self.img_size: tuple[int, int] = cfg.img_size  # type: ignore[assignment]
         self.embed_dim = cfg.widths[-1]
+        self.input_norm = InputNormalize(cfg.input_mean, cfg.input_std)
         self.stem = nn.Sequential(
             nn.Conv2d(cfg.in_chans, cfg.widths[0], 3, cfg.stem_stride, padding=1, bias=False),
             nn.BatchNorm2d(cfg.widths[0]),
@@ -120,7 +127,7 @@ class ResNet(nn.Module):
                 f"ResNet needs inputs of at least {self.min_size}x{self.min_size} pixels; "
                 f"got {x.shape[-2]}x{x.shape[-1]}"
             )
-        return self.stages(self.stem(x))  # (B, D, h, w)
+        return self.stages(self.stem(self.input_norm(x)))  # (B, D, h, w)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Global-average-pooled last stage: ``(B, C, H, W) -> (B, D)``."""

@@ -56,6 +56,43 @@ def as_pair(value: int | tuple[int, int] | list[int], *, name: str) -> tuple[int
     return pair  # type: ignore[return-value]
 
 
+def check_input_stats(mean: tuple[float, ...] | None, std: tuple[float, ...] | None,
+                      in_chans: int) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
+    """Validate per-channel input statistics (both or neither; one value per channel; std > 0)."""
+    if (mean is None) != (std is None):
+        raise ValueError("give both input_mean and input_std, or neither")
+    if mean is None or std is None:
+        return None, None
+    mean, std = tuple(float(v) for v in mean), tuple(float(v) for v in std)
+    if len(mean) != in_chans or len(std) != in_chans:
+        raise ValueError(
+            f"input_mean and input_std need one value per channel ({in_chans}); got "
+            f"{len(mean)} and {len(std)}"
+        )
+    if any(v <= 0 for v in std):
+        raise ValueError(f"input_std must be > 0; got {std}")
+    return mean, std
+
+
+class InputNormalize(nn.Module):
+    """``(x - mean) / std`` per channel, or the identity when no statistics are given.
+
+    Encoders normalise their own input, so everything that calls them (probes, retrieval, the app)
+    feeds images in [0, 1] and a checkpoint carries its statistics in its config. The buffers are
+    not persistent: they come from the config, not from the weights file.
+    """
+
+    def __init__(self, mean: tuple[float, ...] | None, std: tuple[float, ...] | None) -> None:
+        super().__init__()
+        self.enabled = mean is not None
+        if mean is not None and std is not None:
+            self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+            self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std if self.enabled else x
+
+
 def sincos_pos_embed_2d(embed_dim: int, grid_size: int | tuple[int, int]) -> Tensor:
     """Fixed 2-D sin-cos positional embeddings, as in MAE's ``get_2d_sincos_pos_embed``.
 
@@ -215,6 +252,11 @@ class ViTConfig:
     # sometimes better for MAE features, whose CLS token gets no direct training signal).
     global_pool: Literal["cls", "avg"] = "cls"
     drop_path_rate: float = 0.0  # stochastic depth at the last block; DINO uses 0.1 for ViT-S
+    # Per-channel statistics the encoder subtracts / divides by before the patch embedding
+    # (inputs are [0, 1] images). Fashion-MNIST: (0.286,) / (0.353,). Zero-mean inputs make
+    # features far less alike at initialisation, which DINO needs to escape its uniform start.
+    input_mean: tuple[float, ...] | None = None
+    input_std: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         size = as_pair(self.img_size, name="img_size")
@@ -240,6 +282,9 @@ class ViTConfig:
             raise ValueError("depth, in_chans and patch_size must all be >= 1")
         if not 0.0 <= self.drop_path_rate < 1.0:
             raise ValueError(f"drop_path_rate must be in [0, 1); got {self.drop_path_rate}")
+        mean, std = check_input_stats(self.input_mean, self.input_std, self.in_chans)
+        object.__setattr__(self, "input_mean", mean)
+        object.__setattr__(self, "input_std", std)
 
     def build(self) -> VisionTransformer:
         return VisionTransformer(self)
@@ -260,6 +305,7 @@ class VisionTransformer(nn.Module):
         self.grid_size = (self.img_size[0] // cfg.patch_size, self.img_size[1] // cfg.patch_size)
         self.num_patches = self.grid_size[0] * self.grid_size[1]
 
+        self.input_norm = InputNormalize(cfg.input_mean, cfg.input_std)
         self.patch_embed = nn.Conv2d(
             cfg.in_chans, cfg.embed_dim, kernel_size=cfg.patch_size, stride=cfg.patch_size
         )
@@ -309,7 +355,7 @@ class VisionTransformer(nn.Module):
     def embed_patches(self, x: Tensor) -> Tensor:
         """Patch embedding plus positions: ``(B, C, H, W) -> (B, L, D)``, L = (H/p)*(W/p)."""
         grid = self.input_grid(x)
-        tokens = rearrange(self.patch_embed(x), "b d h w -> b (h w) d")  # (B, L, D)
+        tokens = rearrange(self.patch_embed(self.input_norm(x)), "b d h w -> b (h w) d")  # (B,L,D)
         pos = interpolate_pos_embed(self.pos_embed, src_grid=self.grid_size, dst_grid=grid)
         return tokens + pos  # (B, L, D)
 

@@ -103,3 +103,17 @@ def test_input_errors():
 def test_config_errors(overrides, match):
     with pytest.raises(ValueError, match=match):
         ResNetConfig(**overrides)
+
+
+def test_input_statistics_normalise_inside_the_cnn():
+    from ssl_core.models.cnn import ResNetConfig
+
+    base = ResNetConfig(widths=(8, 16))
+    torch.manual_seed(0)
+    plain = base.build().eval()
+    normed = ResNetConfig(widths=(8, 16), input_mean=(0.3,), input_std=(0.5,)).build()
+    normed.load_state_dict(plain.state_dict())
+    normed.eval()
+    x = torch.rand(2, 1, 28, 28)
+    assert torch.allclose(normed.forward_features(x), plain.forward_features((x - 0.3) / 0.5),
+                          atol=1e-6)

@@ -307,3 +307,26 @@ def test_config_errors(overrides, match):
 def test_learned_positions_allow_any_dim():
     model = small_vit(embed_dim=30, num_heads=3, pos_embed="learned")
     assert model(torch.randn(1, 1, 28, 28)).shape == (1, 30)
+
+
+def test_input_statistics_normalise_inside_the_encoder():
+    """An encoder with input_mean/std equals the plain one fed (x - mean) / std, and a checkpoint
+    stays the same set of tensors (the statistics come from the config)."""
+    from ssl_core.models.vit import ViTConfig
+
+    base = ViTConfig(img_size=28, patch_size=4, embed_dim=32, depth=1, num_heads=2)
+    torch.manual_seed(0)
+    plain = base.build().eval()
+    normed = ViTConfig(**{**base.__dict__, "input_mean": (0.3,), "input_std": (0.5,)}).build()
+    normed.load_state_dict(plain.state_dict())
+    normed.eval()
+    x = torch.rand(3, 1, 28, 28)
+    assert torch.allclose(normed.forward_features(x), plain.forward_features((x - 0.3) / 0.5),
+                          atol=1e-6)
+    assert normed.state_dict().keys() == plain.state_dict().keys()
+    with pytest.raises(ValueError, match="both input_mean and input_std"):
+        ViTConfig(input_mean=(0.3,))
+    with pytest.raises(ValueError, match="one value per channel"):
+        ViTConfig(input_mean=(0.3, 0.3), input_std=(0.5, 0.5))
+    with pytest.raises(ValueError, match="input_std must be > 0"):
+        ViTConfig(input_mean=(0.3,), input_std=(0.0,))

@@ -3,7 +3,14 @@
     python3 scripts/sanity_values.py
 """
 
-from ssl_core.losses.infonce import main
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from ssl_core.losses.infonce import main  # noqa: E402
 
 if __name__ == "__main__":
     main()

@@ -472,7 +472,8 @@ def block_mask(grid_h: int, grid_w: int, mask_ratio: float = 0.75, *, seed: int 
     full_rows, rest = divmod(n_mask, block_w)
     masked = np.zeros((grid_h, grid_w), dtype=bool)  # (h, w)
     masked[top : top + full_rows, left : left + block_w] = True
-    masked[top + full_rows, left : left + rest] = True  # partial last row (empty when rest == 0)
+    if rest:  # partial last row; with none, row top + full_rows may lie past the grid
+        masked[top + full_rows, left : left + rest] = True
     return masked.reshape(length)  # (L,)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "DINOCenter",
     "DINOLoss",
     "DINOLossConfig",
+    "MIN_TEMP",
     "collapse_diagnostics",
     "collapse_verdict",
     "cosine_momentum",
@@ -92,9 +93,19 @@ def _check_nonempty(views: Tensor, *, name: str) -> None:
         )
 
 
+# Smallest accepted temperature: below about 1e-38 the float32 logits / temp overflow and the loss
+# is NaN; 1e-6 keeps it finite with room to spare (the sliders stop at 1e-3).
+MIN_TEMP: Final = 1e-6
+
+
 def _check_temp(value: float, name: str) -> None:
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive finite temperature; got {value}")
+    if value < MIN_TEMP:
+        raise ValueError(
+            f"{name}={value:g} is too small: the logits / {name} would overflow and the loss "
+            f"become NaN; use {name} >= {MIN_TEMP:g}"
+        )
 
 
 def _check_center(center: Tensor, k: int) -> None:

@@ -50,6 +50,7 @@ from torch import Tensor
 
 __all__ = [
     "LESSON_TAUS",
+    "MIN_TAU",
     "InfoNCEDiagnostics",
     "TauSweep",
     "info_nce",
@@ -67,6 +68,10 @@ LESSON_TAUS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5)
 _ALIGN_ALPHA = 2.0
 _UNIFORM_T = 2.0
 
+# Smallest accepted temperature. Below about 1e-38 the float32 logits s / tau overflow and the loss
+# is NaN; 1e-6 keeps loss and gradients finite with room to spare (the sliders stop at 1e-3).
+MIN_TAU = 1e-6
+
 
 # --------------------------------------------------------------------------------------------
 # Validation
@@ -74,7 +79,7 @@ _UNIFORM_T = 2.0
 
 
 def _check_tau(tau: float) -> float:
-    """Return ``tau`` as a float, or raise ValueError if it is not a finite positive number."""
+    """Return ``tau`` as a float, or raise ValueError unless it is a finite number >= MIN_TAU."""
     if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
         raise ValueError(
             f"tau must be a positive float (typical values 0.05 to 0.5); got {tau!r} of type "
@@ -85,6 +90,11 @@ def _check_tau(tau: float) -> float:
         raise ValueError(
             f"tau must be a finite temperature > 0 (it divides the similarities; typical values "
             f"0.05 to 0.5); got {tau}"
+        )
+    if tau < MIN_TAU:
+        raise ValueError(
+            f"tau={tau:g} is too small: the logits s / tau would overflow and the loss become "
+            f"NaN; use tau >= {MIN_TAU:g} (typical values 0.05 to 0.5)"
         )
     return tau
 
@@ -158,8 +168,8 @@ def info_nce(z1: Tensor, z2: Tensor, tau: float = 0.1) -> Tensor:
         0 (and its gradient is 0): one pair carries no contrastive signal.
 
     Raises:
-        ValueError: if tau is not a finite positive number, or z1/z2 are not matching non-empty
-            2-D floating-point tensors.
+        ValueError: if tau is not a finite number >= ``MIN_TAU`` (1e-6), or z1/z2 are not
+            matching non-empty 2-D floating-point tensors.
     """
     tau = _check_tau(tau)
     _check_pair(z1, z2)

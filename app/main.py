@@ -22,6 +22,7 @@ PAGES = [
             icon=":material/crop:"),
     st.Page(ROOT / "pages" / "infonce.py", title="InfoNCE and temperature",
             icon=":material/thermostat:"),
+    st.Page(ROOT / "pages" / "mae.py", title="Masked autoencoder", icon=":material/grid_on:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -112,3 +112,30 @@ def load_bundled_encoder(name: str) -> torch.nn.Module | None:
     n_params = sum(p.numel() for p in encoder.parameters())
     _loaded_models().add(name, f"{type(encoder).__name__}, {n_params / 1e6:.2f} M parameters")
     return encoder
+
+
+@st.cache_resource(show_spinner="Loading the bundled model…")
+def _load_method(path: str, mtime_ns: int) -> torch.nn.Module:
+    # mtime is part of the cache key so that a replaced checkpoint is loaded again.
+    from ssl_core.checkpoints import load_method
+
+    method = load_method(path, device=device())
+    method.eval().requires_grad_(False)
+    return method
+
+
+def load_bundled_method(name: str) -> torch.nn.Module | None:
+    """The whole method of the bundled ``name`` checkpoint (e.g. "mae", with its decoder), or
+    None if not bundled.
+
+    As :func:`load_bundled_encoder`: loaded once per process, eval mode, gradients off, on
+    :func:`device`, shared by every session (do not modify it); a checkpoint that exists but
+    cannot be read raises ``ssl_core.checkpoints.CheckpointError``.
+    """
+    path = bundled_checkpoint(name)
+    if path is None:
+        return None
+    method = _load_method(str(path), (path / "model.safetensors").stat().st_mtime_ns)
+    n_params = sum(p.numel() for p in method.parameters())
+    _loaded_models().add(name, f"{type(method).__name__}, {n_params / 1e6:.2f} M parameters")
+    return method

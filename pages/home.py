@@ -59,6 +59,9 @@ TOUR = (
     ("infonce", ":material/thermostat:",
      "Move the temperature and watch where InfoNCE puts its weight; check the lesson's "
      "claim about random pairs against a live measurement."),
+    ("mae", ":material/grid_on:",
+     "Hide patches (random, one block or a regular grid), see what interpolation and the MAE "
+     "rebuild, and how the error grows with the mask ratio."),
 )
 for page, icon, blurb in TOUR:
     st.page_link(f"../pages/{page}.py", icon=icon)

@@ -13,7 +13,10 @@ Contents:
   :func:`records_to_csv`;
 - InfoNCE: :func:`pool_matrix`, :func:`matrix_to_csv`, :func:`embedding_labels`,
   :func:`candidate_weights`, :func:`sweep_temperatures`, :func:`sweep_seed_count`,
-  :func:`random_pair_bounds`.
+  :func:`random_pair_bounds`;
+- MAE: :func:`square_crop`, :func:`image_to_batch`, :func:`masked_patch_errors`,
+  :func:`error_curve`, :func:`interpolation_error_curve` (the errors come from
+  ``losses.mae.per_patch_error``, the masks from ``masking``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,20 +33,28 @@ import torch
 from PIL import Image
 
 from ssl_core.losses.infonce import LESSON_TAUS, InfoNCEDiagnostics
+from ssl_core.losses.mae import per_patch_error
+from ssl_core.masking import interpolate_masked, make_mask, patchify
 
 __all__ = [
     "CandidateWeights",
+    "ErrorCurve",
     "candidate_weights",
     "crop_box",
     "describe_view",
     "embedding_labels",
     "encode_png",
+    "error_curve",
     "fit_within",
     "image_grid",
+    "image_to_batch",
+    "interpolation_error_curve",
+    "masked_patch_errors",
     "matrix_to_csv",
     "pool_matrix",
     "random_pair_bounds",
     "records_to_csv",
+    "square_crop",
     "sweep_seed_count",
     "sweep_temperatures",
     "upscale_nearest",
@@ -400,3 +411,126 @@ def random_pair_bounds(n: int, d: int, tau: float) -> tuple[float, float]:
         raise ValueError(f"need n >= 1, d >= 1 and tau > 0; got n={n}, d={d}, tau={tau}")
     chance = math.log(2 * n - 1)
     return chance, chance + 1.0 / (2.0 * d * tau**2)
+
+
+# --------------------------------------------------------------------------------------------
+# MAE: model inputs, per-patch errors, error against mask ratio
+# --------------------------------------------------------------------------------------------
+
+
+def square_crop(image: np.ndarray, size: int, *, channels: int) -> np.ndarray:
+    """The centred square of a uint8 ``(H, W)`` / ``(H, W, 3)`` image, resized to ``size``.
+
+    Returns uint8 ``(size, size)`` for ``channels=1`` (luminance of a colour image) or
+    ``(size, size, 3)`` for ``channels=3`` (a grayscale image repeated). Bicubic resampling
+    (a 512 px photo shrinks to the 64 px an MAE sees; a 28 px item is returned as is).
+    """
+    if size < 1 or channels not in (1, 3):
+        raise ValueError(f"need size >= 1 and channels in (1, 3); got {size}, {channels}")
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
+        raise ValueError(
+            f"image must be uint8 (H, W) or (H, W, 3); got {image.dtype} {image.shape}"
+        )
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    pil = Image.fromarray(image[top : top + side, left : left + side])
+    pil = pil.convert("L" if channels == 1 else "RGB")
+    if side != size:
+        pil = pil.resize((size, size), Image.Resampling.BICUBIC)
+    return np.asarray(pil)
+
+
+def image_to_batch(image: np.ndarray) -> torch.Tensor:
+    """uint8 ``(H, W)`` or ``(H, W, C)`` -> float ``(1, C, H, W)`` in [0, 1] (a model's input)."""
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise ValueError(
+            f"image must be uint8 (H, W) or (H, W, C); got {image.dtype} {image.shape}"
+        )
+    array = image[..., None] if image.ndim == 2 else image  # (H, W, C)
+    tensor = torch.from_numpy(np.array(array)).permute(2, 0, 1)  # (C, H, W)
+    return (tensor.float() / 255.0)[None]  # (1, C, H, W)
+
+
+def masked_patch_errors(
+    prediction: torch.Tensor, images: torch.Tensor, mask: torch.Tensor | np.ndarray,
+    *, patch_size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-patch pixel MSE and its mean over the masked patches.
+
+    prediction, images: ``(B, C, H, W)`` in the same units; mask: ``(L,)`` (shared) or
+    ``(B, L)``, True = masked. Returns ``(per_patch (B, L), masked_mse (B,))``: MAE's loss in
+    pixel units, so a learned reconstruction and the interpolation baseline compare directly.
+    """
+    errors = per_patch_error(patchify(prediction, patch_size), patchify(images, patch_size))
+    m = torch.as_tensor(mask, device=errors.device).bool().expand_as(errors)  # (B, L)
+    counts = m.sum(dim=1)  # (B,)
+    if bool((counts == 0).any()):
+        raise ValueError("the mask hides no patch: the masked-patch MSE is undefined")
+    return errors, (errors * m).sum(dim=1) / counts  # (B, L), (B,)
+
+
+@dataclass(frozen=True)
+class ErrorCurve:
+    """Masked-patch MSE against the mask ratio, averaged over seeds (NaN where a ratio fails)."""
+
+    ratios: np.ndarray  # (R,)
+    mean: np.ndarray  # (R,) mean masked-patch MSE over the seeds
+    sem: np.ndarray  # (R,) its standard error (0 with one seed or a deterministic mask)
+    seeds: tuple[int, ...]
+
+
+def error_curve(
+    images: torch.Tensor,
+    ratios: Iterable[float],
+    *,
+    patch_size: int,
+    fill: Callable[[torch.Tensor, np.ndarray], torch.Tensor],
+    mask_kind: str = "random",
+    seeds: Iterable[int] = (0,),
+) -> ErrorCurve:
+    """How well ``fill`` rebuilds masked patches as the mask ratio grows.
+
+    images: ``(1, C, H, W)``; ``fill(images, mask)`` with mask ``(L,)`` bool (True = masked)
+    returns the prediction ``(1, C, H, W)``. For each ratio and seed the mask is
+    ``make_mask(mask_kind, h, w, ratio, seed=seed)``; a ratio whose mask cannot be drawn (it
+    leaves no visible or no masked patch on this grid) gives NaN.
+    """
+    if images.ndim != 4 or images.shape[0] != 1:
+        raise ValueError(f"images must be one image (1, C, H, W); got {tuple(images.shape)}")
+    ratios = np.asarray(list(ratios), dtype=np.float64)  # (R,)
+    seeds = tuple(int(s) for s in seeds)
+    if not seeds:
+        raise ValueError("error_curve needs at least one seed")
+    grid_h, grid_w = images.shape[-2] // patch_size, images.shape[-1] // patch_size
+    mean = np.full(len(ratios), np.nan)
+    sem = np.full(len(ratios), np.nan)
+    for i, ratio in enumerate(ratios):
+        values = []
+        for seed in seeds:
+            try:
+                mask = make_mask(mask_kind, grid_h, grid_w, float(ratio), seed=seed)  # (L,)
+            except ValueError:
+                break
+            _, mse = masked_patch_errors(fill(images, mask), images, mask, patch_size=patch_size)
+            values.append(float(mse[0]))
+        if len(values) == len(seeds):
+            mean[i] = float(np.mean(values))
+            sem[i] = float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 \
+                else 0.0
+    return ErrorCurve(ratios=ratios, mean=mean, sem=sem, seeds=seeds)
+
+
+def interpolation_error_curve(
+    images: torch.Tensor,
+    ratios: Iterable[float],
+    *,
+    patch_size: int,
+    mask_kind: str = "random",
+    seeds: Iterable[int] = (0,),
+) -> ErrorCurve:
+    """:func:`error_curve` of the no-learning baseline, ``masking.interpolate_masked``."""
+    return error_curve(
+        images, ratios, patch_size=patch_size, mask_kind=mask_kind, seeds=seeds,
+        fill=lambda x, mask: interpolate_masked(x, mask, patch_size),
+    )

@@ -11,18 +11,24 @@ from PIL import Image
 
 from ssl_core.augment import ViewConfig, trace_views
 from ssl_core.losses.infonce import LESSON_TAUS, info_nce_diagnostics, synthetic_pairs
+from ssl_core.masking import make_mask
 from ssl_core.viz import (
     candidate_weights,
     crop_box,
     describe_view,
     embedding_labels,
     encode_png,
+    error_curve,
     fit_within,
     image_grid,
+    image_to_batch,
+    interpolation_error_curve,
+    masked_patch_errors,
     matrix_to_csv,
     pool_matrix,
     random_pair_bounds,
     records_to_csv,
+    square_crop,
     sweep_seed_count,
     sweep_temperatures,
     upscale_nearest,
@@ -233,3 +239,87 @@ def test_sweep_helpers():
     assert low == pytest.approx(math.log(31)) and high == pytest.approx(math.log(31) + 1.5625)
     with pytest.raises(ValueError, match="tau > 0"):
         random_pair_bounds(16, 32, 0.0)
+
+
+# --- MAE ---------------------------------------------------------------------------------------
+
+
+def test_square_crop_takes_the_centre_and_converts_channels():
+    image = np.zeros((40, 60, 3), dtype=np.uint8)
+    image[:, 10:50] = 200  # the centred 40 x 40 square is all 200
+    out = square_crop(image, 20, channels=3)
+    assert out.shape == (20, 20, 3) and out.dtype == np.uint8 and (out == 200).all()
+    gray = square_crop(image, 40, channels=1)
+    assert gray.shape == (40, 40) and (gray == 200).all()  # luminance of a gray colour
+    item = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    np.testing.assert_array_equal(square_crop(item, 28, channels=1), item)  # no resampling
+    rgb = square_crop(item, 28, channels=3)
+    assert rgb.shape == (28, 28, 3) and (rgb == item[..., None]).all()
+    with pytest.raises(ValueError, match="channels in"):
+        square_crop(item, 28, channels=2)
+    with pytest.raises(ValueError, match="must be uint8"):
+        square_crop(item.astype(np.float32), 28, channels=1)
+
+
+def test_image_to_batch_layout_and_scale():
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)  # (H, W, C)
+    batch = image_to_batch(image)
+    assert batch.shape == (1, 3, 2, 3) and batch.dtype == torch.float32
+    assert batch[0, 2, 1, 0] == pytest.approx(image[1, 0, 2] / 255)
+    assert image_to_batch(image[..., 0]).shape == (1, 1, 2, 3)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_masked_patch_errors_match_a_loop(seed):
+    gen = torch.Generator().manual_seed(seed)
+    images, prediction = torch.rand(2, 3, 8, 12, generator=gen), torch.rand(2, 3, 8, 12,
+                                                                            generator=gen)
+    mask = make_mask("random", 2, 3, 0.5, seed=seed)  # (6,) for 4 px patches
+    per_patch, masked = masked_patch_errors(prediction, images, mask, patch_size=4)
+    assert per_patch.shape == (2, 6) and masked.shape == (2,)
+    for b in range(2):
+        hidden = []
+        for i in range(6):
+            r, c = divmod(i, 3)
+            diff = prediction[b, :, 4 * r : 4 * r + 4, 4 * c : 4 * c + 4] - images[
+                b, :, 4 * r : 4 * r + 4, 4 * c : 4 * c + 4]
+            assert per_patch[b, i] == pytest.approx(float((diff**2).mean()), rel=1e-5)
+            if mask[i]:
+                hidden.append(float((diff**2).mean()))
+        assert masked[b] == pytest.approx(sum(hidden) / len(hidden), rel=1e-5)
+    with pytest.raises(ValueError, match="hides no patch"):
+        masked_patch_errors(prediction, images, np.zeros(6, dtype=bool), patch_size=4)
+
+
+def test_error_curve_known_fills_and_impossible_ratios():
+    images = torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    ratios = (0.9, 0.5, 0.75)  # 2 x 2 patches: 0.9 keeps int(0.4) = 0 visible -> NaN
+    perfect = error_curve(images, ratios, patch_size=4, fill=lambda x, m: x.clone(),
+                          seeds=(0, 1))
+    assert np.isnan(perfect.mean[0]) and np.isnan(perfect.sem[0])
+    np.testing.assert_array_equal(perfect.mean[1:], 0.0)
+    zeros = error_curve(images, ratios, patch_size=4, fill=lambda x, m: torch.zeros_like(x),
+                        seeds=(3, 4, 5))
+    for i, ratio in enumerate(ratios[1:], start=1):
+        values = []
+        for seed in (3, 4, 5):
+            mask = make_mask("random", 2, 2, ratio, seed=seed)
+            per_patch = (images**2).reshape(2, 4, 2, 4).mean(dim=(1, 3)).reshape(4)  # (L,)
+            values.append(float(per_patch[torch.from_numpy(mask)].mean()))
+        assert zeros.mean[i] == pytest.approx(np.mean(values), rel=1e-5)
+        assert zeros.sem[i] == pytest.approx(np.std(values, ddof=1) / np.sqrt(3), rel=1e-4)
+    assert zeros.seeds == (3, 4, 5) and zeros.ratios.tolist() == list(ratios)
+    with pytest.raises(ValueError, match="one image"):
+        error_curve(torch.rand(2, 1, 8, 8), ratios, patch_size=4, fill=lambda x, m: x)
+
+
+def test_interpolation_curve_is_zero_on_a_constant_image_and_grows_on_noise():
+    constant = torch.full((1, 3, 16, 16), 0.3)
+    flat = interpolation_error_curve(constant, (0.25, 0.75), patch_size=4, mask_kind="grid")
+    np.testing.assert_allclose(flat.mean, 0.0, atol=1e-10)
+    assert flat.sem.tolist() == [0.0, 0.0]  # one seed
+    ramp = torch.linspace(0, 1, 32).expand(1, 1, 32, 32).contiguous()  # smooth: easy to fill
+    noise = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    easy = interpolation_error_curve(ramp, (0.25,), patch_size=4, seeds=(0, 1))
+    hard = interpolation_error_curve(noise, (0.25,), patch_size=4, seeds=(0, 1))
+    assert easy.mean[0] < 0.01 < hard.mean[0]

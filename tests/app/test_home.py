@@ -20,4 +20,4 @@ def test_home_tour_links_to_the_pages():
     at = AppTest.from_file(str(MAIN), default_timeout=60).run()
     assert not at.exception
     links = at.get("page_link")
-    assert [link.proto.page for link in links] == ["augmentations", "infonce"]
+    assert [link.proto.page for link in links] == ["augmentations", "infonce", "mae"]

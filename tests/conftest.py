@@ -17,3 +17,19 @@ def _restore_main_module():
     yield
     if main is not None:
         sys.modules["__main__"] = main
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tiny models on one thread, then restore the setting.
+
+    They gain nothing from a second thread, and on a shared 2-core machine OpenMP threads that
+    wait for a busy core make small ops 10-40x slower. Use with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -104,19 +104,7 @@ def _all_inputs() -> list[PickerInputs]:
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Run the tiny models here on one thread, then restore the setting.
-
-    They gain nothing from a second thread, and on a shared 2-core machine OpenMP threads that
-    wait for a busy core make small ops 10-40x slower.
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # ----------------------------------------------------------------------------------------------
 # The case table

@@ -33,3 +33,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_dinov2_cache(tmp_path_factory):
+    """A Hugging Face cache holding a tiny random DINOv2 under the id facebook/dinov2-small, so
+    code that resolves that hub id offline can be run as a user would run it."""
+    import torch
+    from transformers import Dinov2Config, Dinov2Model
+
+    cache = tmp_path_factory.mktemp("hf") / "hub"
+    commit = "0" * 40
+    repo = cache / "models--facebook--dinov2-small"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, mlp_ratio=2, image_size=28,
+                                         patch_size=7))
+    model.eval().save_pretrained(repo / "snapshots" / commit)
+    return cache

@@ -183,31 +183,13 @@ def _write_images(folder: Path, n: int, *, seed: int, shift: int) -> None:
         Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i:02d}.png")
 
 
-def _tiny_dinov2_cache(cache: Path) -> None:
-    """A tiny random DINOv2 in a Hugging Face cache layout under the id facebook/dinov2-small."""
-    import torch
-    from transformers import Dinov2Config, Dinov2Model
-
-    commit = "0" * 40
-    repo = cache / "models--facebook--dinov2-small"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=1,
-                                         num_attention_heads=2, mlp_ratio=2, image_size=28,
-                                         patch_size=7))
-    model.eval().save_pretrained(repo / "snapshots" / commit)
-
-
-def test_skill_runs_as_written(tmp_path, monkeypatch):
+def test_skill_runs_as_written(tmp_path, monkeypatch, tiny_dinov2_cache):
     work = tmp_path / "work"
     for split, n in (("train", 12), ("test", 6)):
         for c in range(2):
             _write_images(work / "data" / "labelled" / split / f"class{c}", n, seed=10 * c + n,
                           shift=120 * c)
-    cache = tmp_path / "hf"
-    _tiny_dinov2_cache(cache)
+    cache = tiny_dinov2_cache
     monkeypatch.chdir(work)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH",

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "[data/FashionMNIST/raw, then /usr/share/datasets/fashion-mnist]")
     data.add_argument("--limit-images", type=int, metavar="N",
                       help="train on a fixed random subset of N images [all]")
+    data.add_argument("--repeat-data", type=int, metavar="K", help="list every image K times "
+                      "per epoch, each time with fresh random views: for folders with fewer "
+                      "images than a batch, e.g. the 16 bundled photos [1]")
     data.add_argument("--num-workers", type=int, help="DataLoader worker processes making "
                       f"batches; results do not depend on it [{d.num_workers}]")
     schedule = parser.add_argument_group("schedule")
@@ -112,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Command-line options that are TrainConfig fields of the same name (--out is out_dir).
 _FIELDS = (
-    "method", "backbone", "data", "data_root", "limit_images", "num_workers", "steps", "epochs",
+    "method", "backbone", "data", "data_root", "limit_images", "repeat_data", "num_workers",
+    "steps", "epochs",
     "batch_size", "lr", "base_lr", "weight_decay", "warmup_steps", "grad_clip", "seed",
     "accelerator", "devices", "num_nodes", "precision", "log_every", "checkpoint_every",
 )

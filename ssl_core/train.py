@@ -135,6 +135,9 @@ class TrainConfig:
     data: str = "bundled"  # bundled | fashion-mnist-full | PATH (image folder) | cifar10:PATH | ...
     data_root: str | None = None  # where "fashion-mnist-full" looks (None: data/ then Debian's)
     limit_images: int | None = None  # train on a fixed random subset of this many images
+    # Each image appears this many times per epoch, with fresh random views each time: for a
+    # small folder (e.g. the 16 bundled photos) whose images are smaller in number than a batch.
+    repeat_data: int = 1
     steps: int | None = 200  # optimizer steps; set steps=None to give epochs instead
     epochs: float | None = None  # passes over the data (steps per epoch = N // global batch)
     batch_size: int = 256  # per device; SimCLR wants large batches (negatives), DINO/MAE less so
@@ -180,6 +183,7 @@ class TrainConfig:
             _check_int("warmup_steps", self.warmup_steps, minimum=0)
         if self.limit_images is not None:
             _check_int("limit_images", self.limit_images, minimum=1)
+        _check_int("repeat_data", self.repeat_data, minimum=1)
         for name in ("base_lr", "lr"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -285,7 +289,7 @@ class _Subset(Dataset):
 
 
 def load_train_data(
-    spec: str, *, root: str | None = None, limit_images: int | None = None
+    spec: str, *, root: str | None = None, limit_images: int | None = None, repeat: int = 1
 ) -> tuple[Dataset, dict[str, Any]]:
     """The pretraining dataset for a data spec, and a JSON description of what was read.
 
@@ -300,7 +304,9 @@ def load_train_data(
     changes when a file is added, removed or rewritten with another size.
 
     ``limit_images`` keeps a fixed random subset (seed 0: the same for every training seed; a
-    smaller limit gives a subset of a larger one). Missing or malformed data raises
+    smaller limit gives a subset of a larger one). ``repeat`` lists every image that many times
+    (after the limit), so that a folder smaller than a batch can train on random crops of it.
+    Missing or malformed data raises
     :class:`ssl_core.data.DataError`, whose message names the path.
     """
     from ssl_core import data as D
@@ -348,6 +354,9 @@ def load_train_data(
         dataset = _Subset(dataset, np.sort(order[:limit_images]))
         description["limit_images"] = limit_images
     description["n_images"] = len(dataset)
+    if repeat > 1:
+        dataset = _Subset(dataset, np.tile(np.arange(len(dataset)), repeat))
+        description["repeat"] = repeat
     return dataset, description
 
 
@@ -610,7 +619,8 @@ class Trainer:
 
         if dataset is None:
             dataset, data_description = load_train_data(
-                cfg.data, root=cfg.data_root, limit_images=cfg.limit_images
+                cfg.data, root=cfg.data_root, limit_images=cfg.limit_images,
+                repeat=cfg.repeat_data,
             )
         else:
             data_description = _describe_custom(dataset)

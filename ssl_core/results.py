@@ -1,0 +1,140 @@
+"""Measured results of the lesson's experiments: JSON files in ``assets/results/``.
+
+The experiment scripts (``scripts/experiments/*.py``) write them with :func:`save_result`; the
+app's pages and ``outputs/results.md`` read them with :func:`load_result`. Each file is one JSON
+object with the measured data plus a ``"provenance"`` block: the command that produced it, when,
+how long it took, on what machine, and the library versions, so that every figure the app shows
+can be traced to the code and the run that measured it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "assets" / "results"
+"""Where the bundled results live: ``assets/results/<name>.json``."""
+
+
+class ResultMissingError(FileNotFoundError):
+    """A result file that was never produced (or was deleted); the message names its script."""
+
+
+def _check_name(name: str) -> None:
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(
+            f"result names are letters, digits, '_' and '-' (e.g. 'dino_collapse'); got {name!r}"
+        )
+
+
+def result_path(name: str, *, directory: str | Path | None = None) -> Path:
+    """The file of result ``name``: ``<directory or RESULTS_DIR>/<name>.json``."""
+    _check_name(name)
+    return Path(directory or RESULTS_DIR) / f"{name}.json"
+
+
+def machine_description() -> dict[str, Any]:
+    """Where a measurement ran: CPUs, torch threads, GPU (if any), Python and torch versions."""
+    import torch
+
+    description: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+    }
+    if torch.cuda.is_available():
+        description["gpu"] = torch.cuda.get_device_name(0)
+    return description
+
+
+def save_result(
+    name: str,
+    data: Mapping[str, Any],
+    *,
+    command: str | Sequence[str] | None = None,
+    wall_time_s: float | None = None,
+    directory: str | Path | None = None,
+) -> Path:
+    """Write ``data`` (JSON-serialisable) as result ``name`` with a provenance block; returns the
+    path. ``command`` defaults to the current process's command line. The write is atomic (a
+    reader never sees half a file)."""
+    if "provenance" in data:
+        raise ValueError("'provenance' is written by save_result; remove it from data")
+    if command is None:
+        command = [Path(sys.executable).name, *sys.argv]
+    if not isinstance(command, str):
+        command = " ".join(str(part) for part in command)
+    provenance: dict[str, Any] = {
+        "command": command,
+        "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_description(),
+    }
+    if wall_time_s is not None:
+        provenance["wall_time_s"] = round(float(wall_time_s), 2)
+    payload = {**data, "provenance": provenance}
+    text = json.dumps(payload, indent=1, allow_nan=False) + "\n"
+    path = result_path(name, directory=directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_result(name: str, *, directory: str | Path | None = None) -> dict[str, Any]:
+    """Result ``name`` as a dict (with its ``"provenance"``).
+
+    Raises :class:`ResultMissingError` when the file does not exist (the message says which
+    script makes it) and ``ValueError`` when it is not valid JSON.
+    """
+    path = result_path(name, directory=directory)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultMissingError(
+            f"no measured result {name!r} at {path}; it is produced by "
+            f"`python3 scripts/experiments/{name}.py` (or `python3 scripts/run_experiments.py`)"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"result file {path} is not valid JSON ({error}); re-run its script"
+        ) from error
+    if not isinstance(data, dict):
+        raise ValueError(f"result file {path} holds a {type(data).__name__}, not a JSON object")
+    return data
+
+
+def available_results(*, directory: str | Path | None = None) -> list[str]:
+    """Names of the results present, sorted."""
+    folder = Path(directory or RESULTS_DIR)
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+class Stopwatch:
+    """``with Stopwatch() as clock: ...; clock.seconds``: wall time of a block."""
+
+    def __enter__(self) -> Stopwatch:
+        self._start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._start

@@ -22,7 +22,17 @@ PAGES = [
             icon=":material/crop:"),
     st.Page(ROOT / "pages" / "infonce.py", title="InfoNCE and temperature",
             icon=":material/thermostat:"),
+    st.Page(ROOT / "pages" / "dino_collapse.py", title="DINO collapse",
+            icon=":material/school:"),
     st.Page(ROOT / "pages" / "mae.py", title="Masked autoencoder", icon=":material/grid_on:"),
+    st.Page(ROOT / "pages" / "embeddings.py", title="Embeddings (UMAP)",
+            icon=":material/scatter_plot:"),
+    st.Page(ROOT / "pages" / "retrieval.py", title="Retrieval", icon=":material/image_search:"),
+    st.Page(ROOT / "pages" / "attention.py", title="Attention maps",
+            icon=":material/center_focus_strong:"),
+    st.Page(ROOT / "pages" / "linear_probe.py", title="Linear probe",
+            icon=":material/stacked_line_chart:"),
+    st.Page(ROOT / "pages" / "picker.py", title="Method picker", icon=":material/rule:"),
 ]
 
 navigation = st.navigation(PAGES)

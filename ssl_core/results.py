@@ -1,6 +1,6 @@
 """Measured results of the lesson's experiments: JSON files in ``assets/results/``.
 
-The experiment scripts (``scripts/experiments/*.py``) write them with :func:`save_result`; the
+The experiments (``python -m ssl_core.experiments.<name>``) write them with :func:`save_result`; the
 app's pages and ``outputs/results.md`` read them with :func:`load_result`. Each file is one JSON
 object with the measured data plus a ``"provenance"`` block: the command that produced it, when,
 how long it took, on what machine, and the library versions, so that every figure the app shows
@@ -109,7 +109,7 @@ def load_result(name: str, *, directory: str | Path | None = None) -> dict[str, 
     except FileNotFoundError:
         raise ResultMissingError(
             f"no measured result {name!r} at {path}; it is produced by "
-            f"`python3 scripts/experiments/{name}.py` (or `python3 scripts/run_experiments.py`)"
+            f"`python3 -m ssl_core.experiments.{name}` (all of them: `python3 -m ssl_core.experiments`)"
         ) from None
     try:
         data = json.loads(text)

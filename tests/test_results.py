@@ -28,7 +28,7 @@ def test_round_trip_adds_provenance(tmp_path):
 
 
 def test_missing_result_names_its_script(tmp_path):
-    with pytest.raises(ResultMissingError, match=r"scripts/experiments/nothing\.py"):
+    with pytest.raises(ResultMissingError, match=r"ssl_core\.experiments\.nothing"):
         load_result("nothing", directory=tmp_path)
 
 

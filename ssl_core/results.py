@@ -109,7 +109,7 @@ def load_result(name: str, *, directory: str | Path | None = None) -> dict[str, 
     except FileNotFoundError:
         raise ResultMissingError(
             f"no measured result {name!r} at {path}; it is produced by "
-            f"`python3 -m ssl_core.experiments.{name}` (all of them: `python3 -m ssl_core.experiments`)"
+            f"`python3 -m ssl_core.experiments.{name}`"
         ) from None
     try:
         data = json.loads(text)

@@ -1,6 +1,324 @@
-"""Attention maps (being built: a helper replaces this file)."""
+"""Attention maps: where a DINO ViT's CLS token looks, per head and on average.
 
+Inputs: an encoder (a bundled DINO checkpoint, or DINOv2 when the local Hugging Face cache holds
+it), an image (bundled photo, Fashion-MNIST item or upload; converted to what the model takes),
+the share of attention mass the DINO threshold keeps, and display options. The maps come from
+``ssl_core.attention`` (``attention_maps``, ``mass_threshold_mask``, ``foreground_share``,
+``overlay``); beside them, the measured ``attention_foreground`` result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
+import torch
+from safetensors import SafetensorError
 
+from app import figures, resources
+from app.resources import device, load_bundled_encoder
+from app.state import Param, restore, share
+from app.widgets import image_picker, picker_params
+from ssl_core.attention import (
+    AttentionMaps,
+    attention_maps,
+    foreground_share,
+    input_geometry,
+    mass_threshold_mask,
+    model_input,
+    overlay,
+)
+from ssl_core.checkpoints import CONFIG_FILE, CheckpointError, read_json
+from ssl_core.experiments.attention_foreground import THRESHOLD
+from ssl_core.models.hf import ModelNotAvailableError, list_local_models, load_hf_encoder
+from ssl_core.results import ResultMissingError, load_result
+from ssl_core.viz import image_to_batch, records_to_csv, upscale_nearest
+
+TILE = 168  # display side of an image panel, px
+HF_PREFIX = "hf:"
+HEADS_PER_ROW = 6
+
+
+def dino_checkpoints() -> list[str]:
+    """Bundled checkpoints trained with DINO (``config.json`` method ``dino``), sorted."""
+    root = resources.CHECKPOINTS_DIR
+    names = []
+    if root.is_dir():
+        for path in sorted(root.iterdir()):
+            if not (path / "model.safetensors").is_file():
+                continue
+            try:
+                if read_json(path / CONFIG_FILE).get("method") == "dino":
+                    names.append(path.name)
+            except (OSError, ValueError):
+                names.append(path.name)  # listed; loading it will say what is wrong
+    return names
+
+
+def local_dinov2() -> list[str]:
+    """DINOv2 models in the local Hugging Face cache (reads the disk only, in milliseconds)."""
+    return [name for name in list_local_models() if "dinov2" in name]
+
+
+@st.cache_resource(show_spinner="Loading DINOv2 from the local cache…")
+def _hf_encoder(name: str) -> torch.nn.Module:
+    encoder = load_hf_encoder(name, local_only=True, device=device())
+    return encoder.eval().requires_grad_(False)
+
+
+def load_choice(choice: str) -> torch.nn.Module | None:
+    """The encoder behind a selectbox choice (cached, eval, shared: never modified)."""
+    if choice.startswith(HF_PREFIX):
+        return _hf_encoder(choice.removeprefix(HF_PREFIX))
+    return load_bundled_encoder(choice)
+
+
+def describe(choice: str) -> str:
+    if choice.startswith(HF_PREFIX):
+        return f"{choice.removeprefix(HF_PREFIX)} (DINOv2, local cache)"
+    return f"{choice} (bundled DINO checkpoint)"
+
+
+@st.cache_data(show_spinner="Computing attention…", max_entries=64)
+def compute_maps(image: np.ndarray, choice: str, stamp: str,
+                 _encoder: torch.nn.Module) -> AttentionMaps:
+    """``choice`` and ``stamp`` (checkpoint mtime) name ``_encoder`` for the cache."""
+    return attention_maps(_encoder, image_to_batch(image))
+
+
+def stamp_of(choice: str) -> str:
+    path = resources.bundled_checkpoint(choice) if not choice.startswith(HF_PREFIX) else None
+    return str((path / "model.safetensors").stat().st_mtime_ns) if path else choice
+
+
+def conversion(picked: np.ndarray, side: int, channels: int) -> str:
+    """What was done to the picked image to make the model's input, in words."""
+    steps = []
+    if picked.shape[0] != picked.shape[1]:
+        steps.append("cropped to its centred square")
+    if channels == 1 and picked.ndim == 3:
+        steps.append("converted to gray")
+    elif channels == 3 and picked.ndim == 2:
+        steps.append("repeated to three channels")
+    if min(picked.shape[:2]) != side:
+        steps.append(f"resized to {side} x {side}")
+    if not steps:
+        return "The picked image is already that."
+    text = (f"The picked {picked.shape[1]} x {picked.shape[0]} "
+            f"{'colour' if picked.ndim == 3 else 'gray'} image was " + ", ".join(steps) + ".")
+    if side <= 32 and max(picked.shape[:2]) > 64:
+        text += f" A {side} x {side} model sees little of a photo: its maps are coarse."
+    return text
+
+
+def panel(image: np.ndarray) -> np.ndarray:
+    return upscale_nearest(image, min_side=TILE)
+
+
+def measured_result() -> None:
+    """The ``attention_foreground`` result: attention share on the garment vs its area."""
+    st.subheader("Measured: attention on the garment")
+    try:
+        result = load_result("attention_foreground")
+    except ResultMissingError as error:
+        st.info(f"Not measured yet: {error}.", icon=":material/info:")
+        return
+    except ValueError as error:
+        st.error(f"The measured result could not be read: {error}", icon=":material/error:")
+        return
+    try:
+        rows = [{"model": m["label"],
+                 "attention on garment": f"{100 * m['attention_share']:.1f} %",
+                 "garment area": f"{100 * m['area_share']:.1f} %",
+                 "lift": f"{m['lift']:.2f}",
+                 "images above area": f"{100 * m['images_above_area']:.0f} %",
+                 "Jaccard @keep": f"{m['jaccard']:.2f}"}
+                for m in result["models"]]
+        st.dataframe(rows, hide_index=True, key="att_result_table")
+        dataset, fg = result["dataset"], result["foreground"]
+        st.caption(
+            f"{dataset['n_images']:,} {dataset['name']} images; foreground: {fg['rule']}. "
+            "Attention share: the CLS token's last-layer attention (mean of the heads, over the "
+            "patches) that lands on foreground pixels. Lift = attention share / area share (1: "
+            "no preference). Jaccard: foreground vs the patches holding "
+            f"{100 * result['keep']:.0f} % of the mass."
+            + "".join(f" Random init: mean of seeds {', '.join(map(str, m['seeds']))}."
+                      for m in result["models"] if m["kind"] == "random")
+            + f" Made by `{result['provenance']['command']}`."
+        )
+        st.markdown(f"**Verdict (generated from the numbers):** {result['verdict']}")
+        per_class = figures.figure(
+            [go.Bar(name=m["label"], x=[c["class"] for c in m["per_class"]],
+                    y=[c["attention_share"] / (c["area_share"] or float("nan"))
+                       for c in m["per_class"]],
+                    hovertemplate="%{x}: lift %{y:.2f}<extra></extra>")
+             for m in result["models"]],
+            height=300, barmode="group", shapes=[figures.hline(1.0, colour="black")],
+            yaxis=dict(title="lift (attention / area)", rangemode="tozero"),
+        )
+        figures.show(per_class, key="att_fig_classes", filename="attention_foreground_classes",
+                     caption="Lift per class: above the black line, the CLS token attends to "
+                             "the garment more than its area explains.")
+        figures.csv_button("Measured result (CSV)", records_to_csv(
+            [{"model": m["name"], "attention_share": m["attention_share"],
+              "area_share": m["area_share"], "lift": m["lift"],
+              "images_above_area": m["images_above_area"], "jaccard": m["jaccard"]}
+             for m in result["models"]]), key="att_result_csv",
+            filename="attention_foreground.csv")
+    except (KeyError, TypeError) as error:
+        st.error(f"The measured result lacks a field ({error}); re-run "
+                 "`python3 -m ssl_core.experiments.attention_foreground`.",
+                 icon=":material/error:")
+
+
+def heat_figure(maps: AttentionMaps, title: str, values: np.ndarray) -> go.Figure:
+    return figures.figure(
+        [go.Heatmap(z=values, colorscale="Inferno", zmin=0, colorbar=dict(thickness=12),
+                    hovertemplate="patch row %{y}, column %{x}<br>attention %{z:.4f}"
+                                  "<extra></extra>")],
+        height=320, title=title,
+        xaxis=dict(title="patch column", constrain="domain"),
+        yaxis=dict(title="patch row", autorange="reversed", scaleanchor="x", constrain="domain"),
+    )
+
+
+# --- encoders available -------------------------------------------------------------------------
+choices = dino_checkpoints() + [HF_PREFIX + name for name in local_dinov2()]
+PARAMS: tuple[Param, ...] = (
+    *picker_params("att"),
+    Param("att_keep", 0.6, lo=0.05, hi=1.0),
+    Param("att_alpha", 0.6, lo=0.0, hi=1.0),
+    Param("att_smooth", False),
+)
+if choices:
+    PARAMS = (Param("att_encoder", choices[0], options=tuple(choices)), *PARAMS)
+
+restore(PARAMS)
 st.title("Attention maps")
-st.info("This page is being built.")
+st.markdown(
+    "A ViT's **CLS token** gathers the image into one vector by attending to the patches. DINO "
+    "(Caron et al. 2021) noticed that, without any labels, its last-layer CLS attention picks "
+    "out the object: each head looks at a part, and thresholding a map (keep the patches that "
+    "hold, say, 60 % of the attention) gives a rough segmentation."
+)
+
+main_col, side_col = st.columns([3, 2], gap="large")
+with side_col:
+    measured_result()
+
+with main_col:
+    if not choices:
+        st.info(
+            "No DINO encoder to show: the bundled checkpoint assets/checkpoints/dino/ is missing "
+            "and no DINOv2 is in the local Hugging Face cache. Restore the checkpoint (or train "
+            "one: `python3 -m ssl_core.pretrain --method dino --backbone vit_tiny_p4_28 --data "
+            "bundled --steps 1500 --out assets/checkpoints/dino`), or put facebook/dinov2-small "
+            "in the cache (`hf download facebook/dinov2-small --include '*.json' "
+            "'*.safetensors'`).",
+            icon=":material/info:",
+        )
+        share(PARAMS)
+        st.stop()
+
+    pick_col, param_col = st.columns([1, 1], gap="large")
+    with pick_col:
+        choice = st.selectbox("Encoder", choices, key="att_encoder", format_func=describe)
+        picked = image_picker(key="att")
+    with param_col:
+        keep = st.slider("Threshold: share of the attention mass to keep", 0.05, 1.0, step=0.05,
+                         key="att_keep",
+                         help="DINO's threshold: the fewest highest patches that together hold "
+                              "this share of the map's attention (the paper's figures use 0.6).")
+        alpha = st.slider("Colour opacity", 0.0, 1.0, step=0.05, key="att_alpha")
+        smooth = st.toggle("Smooth maps (bilinear) instead of patch blocks", key="att_smooth")
+    if not any(c.startswith(HF_PREFIX) for c in choices):
+        st.caption("DINOv2 is offered here when the local Hugging Face cache holds "
+                   "facebook/dinov2-small or -base (nothing is downloaded).")
+
+    try:
+        encoder = load_choice(choice)
+        problem = None if encoder is not None else f"{describe(choice)} is no longer there."
+    except (CheckpointError, ModelNotAvailableError, ValueError, OSError,
+            SafetensorError) as error:  # SafetensorError: a truncated file in the HF cache
+        encoder, problem = None, str(error)
+    if encoder is None:
+        st.error(f"Could not load {describe(choice)}: {problem}", icon=":material/error:")
+        share(PARAMS)
+        st.stop()
+
+    try:
+        height, width, channels = input_geometry(encoder)
+        image = model_input(picked, encoder)  # uint8 (side, side[, 3])
+        maps = compute_maps(image, choice, stamp_of(choice), encoder)
+    except ValueError as error:
+        st.error(f"No attention maps for this encoder and image: {error}",
+                 icon=":material/error:")
+        share(PARAMS)
+        st.stop()
+
+    gh, gw = maps.grid
+    st.caption(
+        f"The model takes {height} x {width} {'grayscale' if channels == 1 else 'RGB'} images "
+        f"({maps.patch_size} px patches, a {gh} x {gw} grid). "
+        + conversion(picked, height, channels)
+        + " The maps below are computed on that input."
+    )
+
+    mode = "bilinear" if smooth else "nearest"
+    mask = mass_threshold_mask(maps.mean, keep)  # (gh, gw) bool
+    kept_mass = float(maps.mean[mask].sum() / maps.mean.sum())
+    panels = [(image, "Model input"),
+              (overlay(image, maps.mean, alpha=alpha, mode=mode), "Mean of the heads"),
+              (overlay(image, maps.mean, alpha=alpha, mask=mask, mode=mode),
+               f"Kept: {int(mask.sum())} of {mask.size} patches hold {100 * kept_mass:.0f} %")]
+    for column, (picture, caption) in zip(st.columns(3), panels, strict=True):
+        column.image(panel(picture), caption=caption, width=TILE)
+
+    st.markdown(f"**Each head** ({len(maps.heads)} heads; thresholded at {keep:g} each)")
+    head_masks = mass_threshold_mask(maps.heads, keep)  # (H, gh, gw)
+    for start in range(0, len(maps.heads), HEADS_PER_ROW):
+        columns = st.columns(HEADS_PER_ROW)
+        for h in range(start, min(start + HEADS_PER_ROW, len(maps.heads))):
+            columns[h - start].image(
+                panel(overlay(image, maps.heads[h], alpha=alpha, mask=head_masks[h], mode=mode)),
+                caption=f"Head {h}: CLS→self {100 * maps.cls_self[h]:.1f} %",
+                width="stretch",
+            )
+
+    metric_cols = st.columns(3)
+    metric_cols[0].metric("Patches kept", f"{int(mask.sum())} / {mask.size}",
+                          help="Fewest highest patches of the mean map holding the chosen share.")
+    metric_cols[1].metric("CLS attention to itself", f"{100 * float(maps.cls_self.mean()):.1f} %",
+                          help="Mean over heads of the weight the CLS token puts on itself "
+                               "(not on any patch).")
+    if st.session_state.get("att_source") == "fashion":
+        gray = image if image.ndim == 2 else image.mean(axis=2)
+        fg = gray / 255.0 > THRESHOLD  # (side, side)
+        share_fg = float(foreground_share(maps.mean, fg))
+        metric_cols[2].metric(
+            "Attention on the garment", f"{100 * share_fg:.1f} %",
+            delta=f"{100 * (share_fg - float(fg.mean())):+.1f} pts vs its {100 * fg.mean():.0f} "
+                  "% of the area",
+            help=f"Foreground: pixels brighter than {THRESHOLD:g} (of 1). The measured result "
+                 "beside averages this over the test set.",
+        )
+
+    figures.show(
+        heat_figure(maps, "Mean CLS attention per patch", maps.mean),
+        key="att_fig_mean", filename=f"attention_{choice.replace('/', '_')}",
+        caption=f"The CLS token's attention to each of the {gh * gw} patches (last layer, mean "
+                "of the heads); the numbers behind the overlays.",
+    )
+    records: list[dict[str, Any]] = [
+        {"row": i, "column": j, "mean": float(maps.mean[i, j]), "kept": bool(mask[i, j]),
+         **{f"head_{h}": float(maps.heads[h, i, j]) for h in range(len(maps.heads))}}
+        for i in range(gh) for j in range(gw)
+    ]
+    figures.csv_button("Attention per patch (CSV)", records_to_csv(records), key="att_csv",
+                       filename=f"attention_{choice.replace('/', '_')}.csv")
+    st.caption("The URL holds every setting above (except an upload): copy it to share this "
+               "view.")
+
+share(PARAMS)

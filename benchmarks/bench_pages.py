@@ -1,13 +1,17 @@
 """Rerun latency of the app's pages: move one slider, rerun, time it (AppTest, no browser).
 
-    python3 benchmarks/bench_pages.py [--reruns 30] [--threads N]
+    python3 benchmarks/bench_pages.py [--reruns 30] [--threads N] [--only TEXT]
 
 Each case opens a page through the real router (app/main.py), warms it up (first-run caches such
 as the temperature sweep are filled and not counted), then sets a slider to a value it has not
 had before (so the page's caches miss, as when a user drags it) and times ``AppTest.run()``: the
 whole script (router, sidebar, page, figure serialisation) as the server runs it, without the
-network and the browser's drawing. Prints p50 / p95 / max per case, the torch thread count and
-the load average (other processes on the machine inflate the tail).
+network and the browser's drawing. Prints wall p50 / p95 / max and process-CPU p50 / p95 per
+case, the torch thread count and the load average (other processes on the machine inflate the
+wall times, hardly the CPU times). The "infonce real" cases need the bundled SimCLR checkpoint
+(assets/checkpoints/simclr/); they are skipped without it.
+
+    python3 benchmarks/bench_pages.py --only infonce   # the InfoNCE cases only
 """
 
 from __future__ import annotations
@@ -37,19 +41,24 @@ def open_page(page: str, query: dict[str, str]):
     return at
 
 
-def time_reruns(at, change: Callable[[object, int], None], reruns: int) -> list[float]:
-    """Milliseconds of each rerun after ``change(at, i)`` set a widget (i = 0 is a warm-up)."""
-    times = []
+def time_reruns(at, change: Callable[[object, int], None],
+                reruns: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU milliseconds of each rerun after ``change(at, i)`` set a widget (i = 0 is a
+    warm-up). CPU time is the whole process's (all threads): what the rerun cost, nearly
+    independent of other load on the machine, which inflates the wall time."""
+    times, cpu = [], []
     for i in range(reruns + 1):
         change(at, i)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         at.run()
         elapsed = (time.perf_counter() - start) * 1e3
+        elapsed_cpu = (time.process_time() - start_cpu) * 1e3
         if at.exception:
             raise RuntimeError(f"rerun {i} raised: {[e.value for e in at.exception]}")
         if i:
             times.append(elapsed)
-    return times
+            cpu.append(elapsed_cpu)
+    return times, cpu
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -63,6 +72,14 @@ CASES = {
     ),
     "infonce anchor slider (N=512, D=128)": (
         "infonce", {"nce_n": "512", "nce_d": "128"},
+        lambda at, i: at.slider(key="nce_anchor").set_value((37 * i) % 1024),
+    ),
+    "infonce real τ slider (N=512, z)": (
+        "infonce", {"nce_mode": "real", "nce_rn": "512"},
+        lambda at, i: at.slider(key="nce_tau").set_value(round(0.05 + 0.01 * (i % 150), 2)),
+    ),
+    "infonce real anchor slider (N=512, z)": (
+        "infonce", {"nce_mode": "real", "nce_rn": "512"},
         lambda at, i: at.slider(key="nce_anchor").set_value((37 * i) % 1024),
     ),
     "augmentations brightness slider": (
@@ -79,6 +96,8 @@ CASES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reruns", type=int, default=30)
+    parser.add_argument("--only", default=None,
+                        help="run only the cases whose name contains this text (e.g. infonce)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads for the app (sets SSL_EXPLORER_TORCH_THREADS; the "
                              "app's default is 1)")
@@ -90,18 +109,25 @@ def main() -> None:
     load_before = os.getloadavg()
     rows = []
     for name, (page, query, change) in CASES.items():
+        if args.only and args.only not in name:
+            continue
+        if query.get("nce_mode") == "real" and not (
+                ROOT / "assets" / "checkpoints" / "simclr" / "model.safetensors").is_file():
+            print(f"skipped {name!r}: no bundled SimCLR checkpoint")
+            continue
         at = open_page(page, query)
-        times = time_reruns(at, change, args.reruns)
-        rows.append((name, statistics.median(times), percentile(times, 95), max(times)))
+        times, cpu = time_reruns(at, change, args.reruns)
+        rows.append((name, statistics.median(times), percentile(times, 95), max(times),
+                     statistics.median(cpu), percentile(cpu, 95)))
     load_after = os.getloadavg()
 
     print(f"torch threads: {torch.get_num_threads()}, CPUs: {os.cpu_count()}, reruns per case: "
           f"{args.reruns}; load average (1, 5, 15 min) before "
           f"{', '.join(f'{x:.2f}' for x in load_before)}, after "
           f"{', '.join(f'{x:.2f}' for x in load_after)}")
-    print(f"{'case':<40} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-    for name, p50, p95, worst in rows:
-        print(f"{name:<40} {p50:>8.1f} {p95:>8.1f} {worst:>8.1f}")
+    print(f"{'case':<40} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'cpu p50':>8} {'cpu p95':>8}")
+    for name, p50, p95, worst, cpu50, cpu95 in rows:
+        print(f"{name:<40} {p50:>8.1f} {p95:>8.1f} {worst:>8.1f} {cpu50:>8.1f} {cpu95:>8.1f}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,128 @@
-"""Home: the three families of self-supervised vision, and what this explorer lets you try."""
+"""Home: the three families of self-supervised vision, a tour of the pages, and what is bundled.
+
+The list of bundled checkpoints is read from ``assets/checkpoints`` (each folder's config.json
+and metrics.jsonl) and the list of measured results from ``assets/results``, so nothing here is
+a hard-coded number.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import streamlit as st
+
+from app import resources
+from ssl_core.checkpoints import CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, CheckpointError, read_json
+from ssl_core.results import available_results, load_result
+
+FAMILY_DIAGRAM = """
+digraph ssl {
+  rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#eef3fc", fontname=Helvetica];
+  img [label="unlabelled image", fillcolor="#ffffff"];
+  subgraph cluster_c { label="contrastive (SimCLR)"; color="#3b6fd8";
+    v1 [label="view 1"]; v2 [label="view 2"];
+    nce [label="InfoNCE:\\npull the pair together,\\npush other images away"]; }
+  subgraph cluster_d { label="teacher-student (DINO)"; color="#2a9d8f";
+    st [label="student\\n(all crops)"];
+    te [label="EMA teacher\\n(global crops)\\ncentre + sharpen"];
+    ce [label="match the teacher's\\ndistribution"]; }
+  subgraph cluster_m { label="masked reconstruction (MAE)"; color="#e76f51";
+    mask [label="hide most patches"]; enc [label="encoder sees\\nvisible patches"];
+    dec [label="decoder fills\\nthe missing pixels"]; }
+  img -> v1; img -> v2; v1 -> nce; v2 -> nce;
+  img -> st; img -> te; st -> ce; te -> ce;
+  img -> mask -> enc -> dec;
+}
+"""
+
+# The tour: (section, [(page file in pages/, what it shows)]); routes as in app/main.py.
+TOUR: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("Start here", (
+        ("home", "This page: the three families, the tour, and what is bundled."),
+        ("augmentations", "The views each method trains on: SimCLR's positive pairs, DINO's "
+                          "global and local crops, MAE's single crop, with the parameters "
+                          "sampled for every view."),
+    )),
+    ("One family at a time", (
+        ("infonce", "Contrastive: move the temperature and watch where InfoNCE puts its "
+                    "weight, on toy embeddings or on real pairs through the bundled SimCLR; "
+                    "the lesson's claims next to measurements."),
+        ("dino_collapse", "Teacher-student: switch off centring or sharpening and watch DINO "
+                          "collapse, from measured training runs."),
+        ("mae", "Masked reconstruction: hide patches, see what interpolation and the MAE "
+                "rebuild, and how the error grows with the mask ratio."),
+    )),
+    ("What the encoders learned", (
+        ("embeddings", "The features of the bundled encoders projected to 2-D (UMAP, PCA, "
+                       "t-SNE), coloured by class."),
+        ("retrieval", "Nearest neighbours of a query image in each encoder's feature space."),
+        ("attention", "Where a ViT looks: self-attention maps of the DINO encoder."),
+        ("linear_probe", "How good the features are: kNN and linear-probe accuracy, and how "
+                         "many labels each encoder needs."),
+    )),
+    ("Choosing a method", (
+        ("picker", "Describe your data and compute; get a pretraining method and the command "
+                   "that trains it."),
+    )),
+)
+
+
+def checkpoint_rows(directory: Path) -> list[dict[str, Any]]:
+    """One row per checkpoint folder in ``directory`` that holds weights, read from its files."""
+    rows = []
+    folders = sorted(p for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
+    for folder in folders:
+        weights = folder / WEIGHTS_FILE
+        if not weights.is_file():
+            continue
+        row: dict[str, Any] = {"checkpoint": folder.name,
+                               "size (MB)": round(weights.stat().st_size / 1e6, 2)}
+        try:
+            config = read_json(folder / CONFIG_FILE)
+        except CheckpointError as error:
+            rows.append(row | {"method": "unreadable", "data": str(error)})
+            continue
+        train = config.get("train") or {}
+        row |= {
+            "method": config.get("method"),
+            "backbone": config.get("backbone"),
+            "data": (config.get("data") or {}).get("name"),
+            "steps": config.get("step"),
+            "batch size": train.get("batch_size"),
+        }
+        last = last_metrics(folder / METRICS_FILE)
+        if "loss" in last:
+            row["final training loss"] = round(float(last["loss"]), 3)
+        if "elapsed_s" in last:
+            row["training time (min)"] = round(float(last["elapsed_s"]) / 60, 1)
+        rows.append(row)
+    return rows
+
+
+def last_metrics(path: Path) -> dict[str, Any]:
+    """The last logged step of a metrics.jsonl ({} when absent or unreadable)."""
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return json.loads(lines[-1]) if lines else {}
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def result_rows() -> list[dict[str, Any]]:
+    """One row per measured result in assets/results: its name, command and when it finished."""
+    rows = []
+    for name in available_results():
+        try:
+            provenance = load_result(name).get("provenance", {})
+        except ValueError as error:
+            rows.append({"result": name, "command": f"unreadable: {error}"})
+            continue
+        rows.append({"result": name, "command": provenance.get("command"),
+                     "finished (UTC)": provenance.get("finished_utc")})
+    return rows
+
 
 st.title("SSL Explorer")
 st.markdown(
@@ -10,63 +130,52 @@ st.markdown(
     "itself. Three families dominate vision, and each one makes the encoder solve a different "
     "puzzle."
 )
-
-st.graphviz_chart(
-    """
-    digraph ssl {
-      rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#eef3fc", fontname=Helvetica];
-      img [label="unlabelled image", fillcolor="#ffffff"];
-      subgraph cluster_c { label="contrastive (SimCLR)"; color="#3b6fd8";
-        v1 [label="view 1"]; v2 [label="view 2"];
-        nce [label="InfoNCE:\\npull the pair together,\\npush other images away"]; }
-      subgraph cluster_d { label="teacher-student (DINO)"; color="#2a9d8f";
-        st [label="student\\n(all crops)"];
-        te [label="EMA teacher\\n(global crops)\\ncentre + sharpen"];
-        ce [label="match the teacher's\\ndistribution"]; }
-      subgraph cluster_m { label="masked reconstruction (MAE)"; color="#e76f51";
-        mask [label="hide 75 % of patches"]; enc [label="encoder sees\\nvisible patches"];
-        dec [label="decoder fills\\nthe missing pixels"]; }
-      img -> v1; img -> v2; v1 -> nce; v2 -> nce;
-      img -> st; img -> te; st -> ce; te -> ce;
-      img -> mask -> enc -> dec;
-    }
-    """
-)
+st.graphviz_chart(FAMILY_DIAGRAM)
 
 col1, col2, col3 = st.columns(3)
 col1.subheader("Contrastive")
 col1.markdown(
     "Two random augmentations of one image should map to nearby embeddings, and other images "
-    "far away. The temperature τ decides how hard the loss focuses on the closest negatives; "
-    "batch size decides how many negatives there are."
+    "far away (SimCLR's InfoNCE). The temperature τ decides how hard the loss focuses on the "
+    "closest negatives; the batch size decides how many negatives there are."
 )
 col2.subheader("Teacher-student")
 col2.markdown(
     "A student matches the output distribution of a teacher that is an exponential moving "
-    "average of itself. No negatives: **centring** stops one dimension from winning and "
+    "average of itself (DINO). No negatives: **centring** stops one dimension from winning and "
     "**sharpening** stops the output from going flat. Switch either off and the model collapses."
 )
 col3.subheader("Masked reconstruction")
 col3.markdown(
-    "Hide most of the image and reconstruct it. Images are redundant, so only a high mask ratio "
-    "(75 %) makes the task hard enough to need understanding rather than interpolation."
+    "Hide most of the image and reconstruct it (MAE). Images are redundant, so only a high "
+    "mask ratio makes the task hard enough to need understanding rather than interpolation."
 )
+
 st.subheader("A tour of the pages")
-TOUR = (
-    ("augmentations", ":material/crop:",
-     "See the views each method trains on: SimCLR's positive pairs, DINO's global and local "
-     "crops, MAE's single crop, and the parameters sampled for every view."),
-    ("infonce", ":material/thermostat:",
-     "Move the temperature and watch where InfoNCE puts its weight; check the lesson's "
-     "claim about random pairs against a live measurement."),
-    ("mae", ":material/grid_on:",
-     "Hide patches (random, one block or a regular grid), see what interpolation and the MAE "
-     "rebuild, and how the error grows with the mask ratio."),
-)
-for page, icon, blurb in TOUR:
-    st.page_link(f"../pages/{page}.py", icon=icon)
-    st.caption(blurb)
-st.info(
+for section, pages in TOUR:
+    st.markdown(f"**{section}**")
+    for page, blurb in pages:
+        st.page_link(f"../pages/{page}.py")
+        st.caption(blurb)
+
+st.subheader("What is bundled")
+checkpoints = checkpoint_rows(resources.CHECKPOINTS_DIR)
+if checkpoints:
+    st.markdown("Pretrained checkpoints in `assets/checkpoints/` (read from their config.json "
+                "and metrics.jsonl):")
+    st.dataframe(checkpoints, hide_index=True)
+else:
+    st.info("No checkpoints are bundled (assets/checkpoints/ is empty): the pages that need a "
+            "trained encoder say so and show what they can without one. Train one with "
+            "`python3 -m ssl_core.pretrain`.", icon=":material/info:")
+measured = result_rows()
+if measured:
+    st.markdown("Measured results in `assets/results/`, each with the command that made it:")
+    st.dataframe(measured, hide_index=True)
+else:
+    st.info("No measured results yet (assets/results/ is empty): each is made by "
+            "`python3 -m ssl_core.experiments.<name>`.", icon=":material/info:")
+st.caption(
     "Every page keeps its settings in the URL: copy the address to share exactly what you see. "
     "The library behind the pages is `ssl_core` (data, view pipelines, losses, masking, models, "
     "pretraining and evaluation); see the README for its command-line tools."

@@ -3,8 +3,13 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
+from app import resources
 from app.resources import bundled_checkpoint
+from ssl_core import results
+from ssl_core.checkpoints import save_checkpoint
+from ssl_core.methods import build_method, method_spec
 
 PAGE = "infonce"
 
@@ -115,3 +120,127 @@ def test_query_params_restore_the_view(open_page, clean):
                                "nce_anchor": "127"}
     at.slider(key="nce_tau").set_value(0.1).run()
     assert "nce_tau" not in at.query_params
+
+
+# --- real mode: pairs through a SimCLR checkpoint (a tiny one saved in tmp, or none) -------------
+
+REAL = "Real pairs through the SimCLR encoder"
+
+
+@pytest.fixture
+def checkpoints(tmp_path, monkeypatch):
+    """An empty checkpoints folder and an empty results folder in place of the bundled ones."""
+    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
+    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path / "results")
+    return tmp_path / "checkpoints"
+
+
+def _save_tiny_simclr(directory) -> None:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        method = build_method("simclr", backbone="cnn_small_28",
+                              backbone_kwargs={"widths": [4, 8, 8, 8]},
+                              config={"proj_hidden_dim": 16, "proj_out_dim": 8})
+    save_checkpoint(directory, state_dict=method.state_dict(), config=method_spec(method))
+
+
+def _batch_result() -> dict:
+    """A simclr_batch result of the documented shape (test data, not a measurement)."""
+    return {"images_seen": 4096, "finding": "Test finding text.", "claim": "Test claim",
+            "runs": [
+        {"batch_size": size, "steps": 4096 // size, "lr": 0.001, "wall_time_s": 1.0,
+         "curve": [{"step": s, "images_seen": s * size, "knn_k200": acc, "knn_k20": acc - 0.01}
+                   for s, acc in ((0, 0.5), (4096 // size, top))]}
+        for size, top in ((512, 0.7), (32, 0.75))]}
+
+
+def test_without_a_checkpoint_real_mode_is_not_offered(checkpoints, open_page, clean):
+    at = open_page(PAGE, {"nce_mode": "real"})
+    clean(at)
+    assert not at.radio
+    assert any("bundled SimCLR checkpoint is not present" in i.value for i in at.info)
+    assert len(_figures(at)) == 3 and "InfoNCE loss" in _metrics(at)
+    assert at.slider(key="nce_n").value == 16  # the synthetic inputs
+
+
+def test_real_mode_with_a_tiny_checkpoint(checkpoints, open_page, clean):
+    _save_tiny_simclr(checkpoints / "simclr")
+    at = open_page(PAGE, {"nce_mode": "real", "nce_rn": "8", "nce_seed": "3"})
+    clean(at)
+    assert not at.error
+    assert at.radio(key="nce_mode").value == "real"
+    assert at.slider(key="nce_rn").value == 8 and at.slider(key="nce_anchor").max == 15
+    metrics = _metrics(at)
+    assert float(metrics["log(2N−1)"]) == pytest.approx(math.log(15), abs=1e-3)
+    loss = float(metrics["InfoNCE loss"])
+    assert 0 < loss < 20
+    assert any("projections z" in m.value for m in at.markdown)
+    # 6 pairs drawn, and what was sampled for each of their 12 views
+    tiles = at.get("image")[0]
+    assert len(tiles.captions) == 6 and tiles.captions[0].startswith("pair 0: image ")
+    sampled = at.dataframe[0].value
+    assert len(sampled) == 12 and sampled["sampled"].str.startswith("crop").all()
+    assert len(_figures(at)) == 3  # heat map, anchor weights, this batch's sweep
+    # no measured results in the (empty) results folder: each section says what makes it
+    infos = " ".join(i.value for i in at.info)
+    assert "ssl_core.experiments.simclr_batch" in infos
+    assert "ssl_core.experiments.infonce_tau" in infos
+    # moving tau recomputes the loss only; the batch (log(2N-1), views) stays
+    at.slider(key="nce_tau").set_value(0.5).run()
+    clean(at)
+    assert float(_metrics(at)["InfoNCE loss"]) != loss
+    assert float(_metrics(at)["log(2N−1)"]) == pytest.approx(math.log(15), abs=1e-3)
+    assert at.get("image")[0].proto == tiles.proto
+    at.radio(key="nce_feat").set_value("backbone").run()
+    clean(at)
+    assert at.query_params["nce_feat"] == "backbone"
+    assert at.query_params["nce_mode"] == "real"
+
+
+@pytest.mark.parametrize(("n", "tau", "anchor"), [(2, 0.01, 3), (512, 2.0, 1023)])
+def test_real_mode_extremes(checkpoints, open_page, clean, n, tau, anchor):
+    _save_tiny_simclr(checkpoints / "simclr")
+    at = open_page(PAGE, {"nce_mode": "real", "nce_rn": str(n), "nce_tau": str(tau),
+                          "nce_anchor": str(anchor)})
+    clean(at)
+    assert not at.error
+    assert at.slider(key="nce_anchor").value == anchor
+    assert float(_metrics(at)["log(2N−1)"]) == pytest.approx(math.log(2 * n - 1), abs=1e-3)
+    at.slider(key="nce_tau").set_value(0.0).run()
+    clean(at)
+    assert len(at.error) == 1 and "the last valid value" in at.error[0].value
+
+
+def test_real_mode_shows_the_measured_results(checkpoints, open_page, clean):
+    _save_tiny_simclr(checkpoints / "simclr")
+    results.save_result("simclr_batch", _batch_result(), command="test")
+    results.save_result("infonce_tau", {  # the documented shape; test data
+        "taus": [0.05, 0.5],
+        "synthetic": {"n": 16, "d": 32, "noise": 0.5, "seeds": 3, "aligned": [0.01, 1.5],
+                      "random": [7.8, 3.4]},
+        "real": {"encoder": "simclr", "n_pairs": 64, "seeds": [0], "reference_loss": 4.85,
+                 "loss": [1.25, 5.5]}}, command="test")
+    at = open_page(PAGE, {"nce_mode": "real", "nce_rn": "4"})
+    clean(at)
+    assert not at.error
+    table = at.dataframe[1].value
+    assert list(table["τ"]) == [0.05, 0.5] and list(table["SimCLR z (real pairs)"]) == [1.25, 5.5]
+    metrics = _metrics(at)
+    assert metrics["kNN accuracy, batch 32"] == "75.0%"
+    assert metrics["kNN accuracy, batch 512"] == "70.0%"
+    assert any("Test finding text." in m.value for m in at.markdown)
+    assert any("The lesson's claim.** Test claim." in m.value for m in at.markdown)
+    assert len(_figures(at)) == 4  # + accuracy against images seen
+    results.save_result("simclr_batch", {"runs": "not a list"}, command="test")
+    at.run()
+    clean(at)
+    assert any("unexpected shape" in e.value for e in at.error)
+
+
+def test_an_unreadable_checkpoint_falls_back_to_synthetic(checkpoints, open_page, clean):
+    (checkpoints / "simclr").mkdir(parents=True)
+    (checkpoints / "simclr" / "model.safetensors").write_bytes(b"not safetensors")
+    at = open_page(PAGE, {"nce_mode": "real"})
+    clean(at)
+    assert len(at.error) == 1 and "could not be used" in at.error[0].value
+    assert len(_figures(at)) == 3 and at.slider(key="nce_n").value == 16

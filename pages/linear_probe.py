@@ -1,6 +1,201 @@
-"""Linear probe (being built: a helper replaces this file)."""
+"""Linear probe: how much a frozen encoder's features are worth with few labels.
 
+Inputs: an encoder (``app.encoders``; the transformers models are left out: 22,000 images at
+224 px take many minutes on a CPU) and the labels per class (1 ... all 2,000 of the bundled
+Fashion-MNIST training subset). ``ssl_core.represent.budget_probe`` trains the frozen probe
+(``ssl_core.evaluate.linear_probe``) on the drawn labels, three draws averaged, and scores it on
+2,000 test items; features are computed only for the drawn images, in chunks, with a progress
+bar. Beside it: the measured label-efficiency curves of every bundled encoder
+(``load_result("label_efficiency")``), the hard exercise's table (``load_result("hard_exercise")``)
+and the published ImageNet figures the lesson quotes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
+from plotly.colors import qualitative
 
+from app import encoders, figures
+from app.resources import fashion_mnist
+from app.state import Param, restore, share
+from ssl_core.checkpoints import CheckpointError
+from ssl_core.data import DataError
+from ssl_core.represent import budget_probe
+from ssl_core.results import ResultMissingError, load_result
+from ssl_core.viz import records_to_csv
+
+LABEL_CHOICES = ("1", "2", "5", "10", "20", "50", "100", "200", "500", "1000", "all")
+TEST_ITEMS = 2000  # test items the live probe is scored on (drawn with seed 0)
+SEEDS = (0, 1, 2)
+CHUNK = 2000  # images per feature-extraction step (one progress-bar step each)
+TRAIN_PER_CLASS = 2000  # the bundled training subset: 20,000 images, 2,000 per class
+ERRORS = (CheckpointError, DataError, ValueError)
+IMAGENET = [  # published linear-probe top-1 on ImageNet-1k, from the papers (not measured here)
+    {"method": "SimCLR", "backbone": "ResNet-50", "ImageNet linear probe": "~71 %",
+     "source": "Chen et al. 2020 (SimCLR v2 paper, ResNet-50 1x)"},
+    {"method": "DINO", "backbone": "ViT-S/16", "ImageNet linear probe": "~77 %",
+     "source": "Caron et al. 2021"},
+    {"method": "MAE", "backbone": "ViT-L/16", "ImageNet linear probe": "~76 %",
+     "source": "He et al. 2022"},
+    {"method": "DINOv2", "backbone": "ViT-g/14", "ImageNet linear probe": "~86 %",
+     "source": "Oquab et al. 2023"},
+]
+
+OPTIONS = [o for o in encoders.encoder_options() if o.kind != "foundation"]
+PARAMS = (
+    encoders.encoder_param("lp_enc", OPTIONS, ("ckpt:simclr", "ckpt:dino", "raw")),
+    Param("lp_labels", "10", options=LABEL_CHOICES),
+)
+
+
+@st.cache_resource(show_spinner=False)
+def _probe_results() -> OrderedDict:
+    """Probe rows already measured in this process, keyed by (encoder, weights, labels)."""
+    return OrderedDict()
+
+
+def measured_probe(option: encoders.EncoderOption, labels: str,
+                   progress: Callable[[float, str], None]) -> dict:
+    """The probe row for ``option`` with ``labels`` per class (computed once per process)."""
+    store = _probe_results()
+    key = (option.key, option.stamp, labels, TEST_ITEMS)
+    if key in store:
+        return store[key]
+    test_spec = encoders.DatasetSpec("fashion", TEST_ITEMS)
+    test_points = encoders.points(test_spec)
+    progress(0.0, "Features of the test images…")
+    test_feats = encoders.features(option, test_spec)
+    train = fashion_mnist()
+    n_seeds = 1 if labels == "all" else len(SEEDS)
+    state = {"seed": 0}
+
+    def features_of(idx: np.ndarray) -> np.ndarray:
+        chunks = []
+        for start in range(0, len(idx), CHUNK):
+            done = (state["seed"] + start / len(idx)) / n_seeds
+            progress(done, f"Draw {state['seed'] + 1} of {n_seeds}: features of "
+                           f"{start:,} / {len(idx):,} labelled images…")
+            chunks.append(encoders.embed(option, test_points,
+                                         np.array(train.images[idx[start : start + CHUNK]])))
+        progress((state["seed"] + 0.9) / n_seeds,
+                 f"Draw {state['seed'] + 1} of {n_seeds}: fitting the probe…")
+        return np.concatenate(chunks)
+
+    def on_seed(done: int, total: int) -> None:
+        state["seed"] = done
+
+    row = budget_probe(features_of, train.labels, test_feats, test_points.labels,
+                       n_per_class=labels if labels == "all" else int(labels), seeds=SEEDS,
+                       progress=on_seed)
+    store[key] = row
+    while len(store) > 256:
+        store.popitem(last=False)
+    return row
+
+
+def per_class(labels: str) -> int:
+    return TRAIN_PER_CLASS if labels == "all" else int(labels)
+
+
+restore(PARAMS)
 st.title("Linear probe")
-st.info("This page is being built.")
+st.markdown(
+    "The standard test of a pretrained encoder: **freeze it**, and train only a linear "
+    "classifier on its features with a few labels. The fewer labels it needs, the more the "
+    "pretraining did. Here: Fashion-MNIST, 10 classes, 1 to 2,000 labels per class."
+)
+
+# --- the live probe ----------------------------------------------------------------------------
+input_col, result_col = st.columns([1, 1], gap="large")
+with input_col:
+    option = encoders.encoder_picker(key="lp_enc", options=OPTIONS)
+    labels = st.select_slider("Labels per class", LABEL_CHOICES, key="lp_labels")
+    st.caption("DINOv2 / ViT-MAE are not offered here: 22,000 images at 224 px take many minutes "
+               "on a CPU. `python3 -m ssl_core.probe` measures them offline.")
+with result_col:
+    bar = st.progress(0.0, text="Starting…")
+    try:
+        row = measured_probe(option, labels, lambda f, text: bar.progress(min(f, 1.0), text=text))
+    except ERRORS as error:
+        bar.empty()
+        st.error(f"{option.label}: {error}", icon=":material/error:")
+        row = None
+    else:
+        bar.empty()
+        spread = f"{row['std_accuracy']:.1%}" if len(row["accuracies"]) > 1 else ""
+        st.metric(f"Test accuracy, {labels} label(s) per class", f"{row['mean_accuracy']:.1%}",
+                  help="Fraction of the test items the probe classifies correctly.")
+        st.caption(
+            f"{option.label}: multinomial logistic regression (scikit-learn, C = 1, standardised "
+            f"features) on {row['n_train']:,} labelled training images"
+            + (f", mean over {len(row['seeds'])} random draws (std {spread})"
+               if spread else "") + f"; scored on {TEST_ITEMS:,} Fashion-MNIST test images. "
+            "Chance is 10 %."
+        )
+
+# --- measured curves ---------------------------------------------------------------------------
+st.subheader("Label efficiency of every encoder (measured)")
+traces = []
+try:
+    efficiency = load_result("label_efficiency")
+    x = [int(v) for v in efficiency["labels_per_class"]]
+    for i, curve in enumerate(efficiency["curves"]):
+        traces.append(go.Scatter(
+            x=x, y=curve["accuracy"], name=curve.get("label", curve["name"]),
+            mode="lines+markers", error_y=dict(array=curve.get("std"), thickness=1),
+            line=dict(color=qualitative.Plotly[i % len(qualitative.Plotly)])))
+    caption = ("Lines: `python3 -m ssl_core.experiments.label_efficiency` (provenance in "
+               "assets/results/label_efficiency.json; its test set may differ from the live "
+               "probe's 2,000 items).")
+except (ResultMissingError, KeyError, TypeError, ValueError) as error:
+    st.info(f"The measured curves are not here yet: {error}", icon=":material/info:")
+    caption = "Only your live measurement is shown until the curves are measured."
+if row is not None:
+    traces.append(go.Scatter(
+        x=[per_class(labels)], y=[row["mean_accuracy"]], name=f"live: {option.label}",
+        mode="markers", marker=dict(symbol="star", size=16, color="black"),
+        error_y=dict(array=[row["std_accuracy"]], thickness=1)))
+curve_fig = figures.figure(
+    traces, height=400, xaxis=dict(title="labels per class", type="log"),
+    yaxis=dict(title="test accuracy", tickformat=".0%", rangemode="tozero"),
+)
+figures.show(curve_fig, key="lp_fig_curves", filename="label_efficiency",
+             caption=caption + " The black star is the probe you just ran.")
+if row is not None:
+    figures.csv_button(
+        "Live probe (CSV)",
+        records_to_csv([{"encoder": option.key, "labels_per_class": labels,
+                         "n_train": row["n_train"], "seed": s, "accuracy": a}
+                        for s, a in zip(row["seeds"], row["accuracies"], strict=True)]),
+        key="lp_csv", filename=f"linear_probe_{option.key.replace(':', '_')}_{labels}.csv",
+    )
+
+# --- the hard exercise -------------------------------------------------------------------------
+st.subheader("Hard exercise: MAE pretraining against supervised training (measured)")
+try:
+    hard = load_result("hard_exercise")
+    st.dataframe(
+        [{"model": r["model"], "backbone": r["backbone"], "epochs": r["epochs"],
+          "accuracy": f"{float(r['accuracy']):.1%}", "protocol": r["protocol"],
+          "wall time (s)": round(float(r["wall_time_s"]), 1)} for r in hard["rows"]],
+        hide_index=True, key="lp_hard")
+    st.caption(f"{hard.get('labelled_subset', '?')} labelled images; produced by "
+               "`python3 -m ssl_core.experiments.hard_exercise`."
+               + (" Partial: the remaining runs had not finished when it was saved."
+                  if hard.get("complete") is False else ""))
+except (ResultMissingError, KeyError, TypeError, ValueError) as error:
+    st.info(f"The hard exercise's table is not here yet: {error}", icon=":material/info:")
+
+# --- published reference -----------------------------------------------------------------------
+st.subheader("For scale: published ImageNet figures (not ours)")
+st.dataframe(IMAGENET, hide_index=True, key="lp_imagenet")
+st.caption("Linear-probe top-1 accuracy on ImageNet-1k (1.28 M images, 1,000 classes) as "
+           "reported in each paper, rounded. They are quoted, not measured by this app, and are "
+           "not comparable with the Fashion-MNIST numbers above.")
+
+share(PARAMS)

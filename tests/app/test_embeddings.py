@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from app import encoders, resources
+from ssl_core.checkpoints import save_checkpoint
+from ssl_core.methods import build_method, method_spec
+
+PAGE = "embeddings"
+KNN = "kNN accuracy (k=20, leave-one-out)"
+
+
+def _save_tiny(directory, method: str) -> None:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        if method == "simclr":
+            model = build_method("simclr", backbone="cnn_small_28",
+                                 backbone_kwargs={"widths": (8, 16)})
+        else:
+            model = build_method("dino", backbone="vit_tiny_p4_28",
+                                 backbone_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2},
+                                 config={"out_dim": 64, "head_hidden_dim": 32,
+                                         "head_bottleneck_dim": 16})
+    save_checkpoint(directory, state_dict=model.state_dict(),
+                    config=method_spec(model) | {"data": {"name": "Fashion-MNIST, test"}})
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    root = tmp_path / "checkpoints"
+    _save_tiny(root / "simclr", "simclr")
+    _save_tiny(root / "dino", "dino")
+    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", root)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no_hf"))
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _no_background_warm_up(monkeypatch):
+    """The page compiles UMAP in a background thread on its first visit; tests that project with
+    PCA or t-SNE need not pay for it (the UMAP test compiles it while it waits)."""
+    monkeypatch.setattr(encoders, "start_umap_warm_up", lambda: None)
+
+
+def _knn(at) -> list[float]:
+    return [float(m.value.rstrip("%")) / 100 for m in at.metric if m.label == KNN]
+
+
+def _charts(at) -> list:
+    return at.get("plotly_chart")
+
+
+def test_defaults_with_pca_show_one_map_and_its_knn(tiny, open_page, clean):
+    at = open_page(PAGE, {"emb_n": "200", "emb_method": "pca"})
+    clean(at)
+    assert not at.error
+    assert at.selectbox(key="emb_enc").value == "ckpt:simclr"
+    assert len(_charts(at)) == 1
+    (accuracy,) = _knn(at)
+    assert 0.0 <= accuracy <= 1.0
+    spec = _charts(at)[0].proto.spec
+    assert "Trouser" in spec and "PCA · ckpt:simclr" in spec  # a trace per class
+    assert any("200 points, 16-D features -> 2-D by PCA" in c.value for c in at.caption)
+    assert at.query_params == {"emb_n": "200", "emb_method": "pca"}
+
+
+def test_umap_side_by_side_with_raw_pixels(tiny, open_page, clean):
+    at = open_page(PAGE, {"emb_n": "150", "emb_compare": "true", "emb_enc2": "raw",
+                          "emb_neighbors": "10"})
+    clean(at)
+    assert not at.error
+    assert len(_charts(at)) == 2
+    raw = _knn(at)[1]
+    assert len(_knn(at)) == 2 and raw > 0.4  # raw pixels already separate trousers from bags
+    assert any("by UMAP" in c.value for c in at.caption)
+    # the same inputs again: everything comes from the caches
+    before = [c.value for c in at.caption if "by UMAP" in c.value]
+    at.run()
+    assert [c.value for c in at.caption if "by UMAP" in c.value] == before
+
+
+def test_bad_folder_path_says_so(tiny, tmp_path, open_page, clean):
+    at = open_page(PAGE, {"emb_data": "folder", "emb_folder": str(tmp_path / "nowhere")})
+    clean(at)
+    assert any("does not exist" in e.value for e in at.error)
+    assert not _charts(at)
+    at.text_input(key="emb_folder").set_value("").run()
+    clean(at)
+    assert any("name an image folder" in e.value for e in at.error)
+
+
+def test_unlabelled_folder_has_no_knn(tiny, tmp_path, open_page, clean):
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(
+            tmp_path / f"img{i}.png")
+    at = open_page(PAGE, {"emb_data": "folder", "emb_folder": str(tmp_path), "emb_method": "pca",
+                          "emb_enc": "ckpt:dino"})
+    clean(at)
+    assert not at.error and len(_charts(at)) == 1
+    assert not _knn(at)
+    assert any("no classes" in c.value for c in at.caption)
+
+
+def test_photo_crops_and_tsne(tiny, open_page, clean):
+    at = open_page(PAGE, {"emb_data": "photos", "emb_n": "64", "emb_method": "tsne",
+                          "emb_perplexity": "10", "emb_enc": "raw"})
+    clean(at)
+    assert not at.error
+    assert any("16 class(es)" in c.value for c in at.caption)
+    assert 0.0 <= _knn(at)[0] <= 1.0
+
+
+def test_impossible_projection_setting_is_an_error_not_a_crash(tiny, open_page, clean):
+    at = open_page(PAGE, {"emb_n": "50", "emb_method": "tsne", "emb_perplexity": "80"})
+    clean(at)
+    assert any("perplexity" in e.value for e in at.error)
+
+
+def test_without_checkpoints_raw_pixels_remain(tmp_path, monkeypatch, open_page, clean):
+    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no_hf"))
+    at = open_page(PAGE, {"emb_n": "100", "emb_method": "pca", "emb_enc": "ckpt:simclr"})
+    clean(at)
+    assert at.selectbox(key="emb_enc").value == "raw"  # an unknown encoder in the URL is ignored
+    assert len(_charts(at)) == 1
+    infos = [i.value for i in at.info]
+    assert any("'simclr' is not in" in i and "showing Raw pixels" in i for i in infos)
+    assert any(i.startswith("No bundled checkpoint") for i in infos)
+
+
+def test_a_link_to_dinov2_where_it_is_not_cached(tiny, open_page, clean):
+    at = open_page(PAGE, {"emb_enc": "hf:facebook/dinov2-small", "emb_method": "pca",
+                          "emb_n": "100"})
+    clean(at)
+    assert at.selectbox(key="emb_enc").value == "ckpt:simclr"
+    (info,) = at.info
+    assert "DINOv2 ViT-S/14 (facebook/dinov2-small) is not in this machine's" in info.value
+    at.run()
+    assert not at.info  # the URL now names what is shown
+
+
+def test_a_truncated_dinov2_is_an_error_message(tiny, tiny_dinov2_cache, tmp_path, monkeypatch,
+                                                open_page, clean):
+    import shutil
+
+    cache = tmp_path / "hub"
+    shutil.copytree(tiny_dinov2_cache, cache)
+    (weights,) = cache.glob("models--facebook--dinov2-small/snapshots/*/model.safetensors")
+    weights.write_bytes(weights.read_bytes()[:200])
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    at = open_page(PAGE, {"emb_enc": "hf:facebook/dinov2-small", "emb_method": "pca",
+                          "emb_n": "100"})
+    clean(at)
+    assert any("could not be loaded" in e.value and "truncated" in e.value for e in at.error)
+
+
+def test_bundled_checkpoints_when_present(open_page, clean):
+    present = [name for name in ("simclr", "dino", "mae") if resources.bundled_checkpoint(name)]
+    at = open_page(PAGE, {"emb_n": "100", "emb_method": "pca"})
+    clean(at)
+    options = at.selectbox(key="emb_enc").options
+    assert len(options) >= 1 + 2 * len(present) - (len(present) > 1)  # raw, each, random twins
+    assert not at.error and len(_charts(at)) == 1

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from app import resources
+from ssl_core import results
+from ssl_core.checkpoints import save_checkpoint
+from ssl_core.data import ArrayImageDataset, load_fashion_mnist
+from ssl_core.methods import build_method, method_spec
+
+PAGE = "linear_probe"
+
+
+def _save_tiny_simclr(directory) -> None:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        model = build_method("simclr", backbone="cnn_small_28",
+                             backbone_kwargs={"widths": (8, 16)})
+    save_checkpoint(directory, state_dict=model.state_dict(),
+                    config=method_spec(model) | {"data": {"name": "Fashion-MNIST, test"}})
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    root = tmp_path / "checkpoints"
+    _save_tiny_simclr(root / "simclr")
+    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", root)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no_hf"))
+    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path / "results")
+    return tmp_path
+
+
+def _accuracy(at) -> float:
+    (metric,) = [m for m in at.metric if m.label.startswith("Test accuracy")]
+    return float(metric.value.rstrip("%")) / 100
+
+
+def test_probe_without_measured_results(tiny, open_page, clean):
+    at = open_page(PAGE, {"lp_labels": "2"})
+    clean(at)
+    assert not at.error
+    assert at.selectbox(key="lp_enc").value == "ckpt:simclr"
+    assert 0.1 < _accuracy(at) <= 1.0  # 20 labels already beat chance (10 %)
+    infos = " ".join(i.value for i in at.info)
+    assert "label_efficiency" in infos and "hard_exercise" in infos
+    (chart,) = at.get("plotly_chart")
+    assert "live: SimCLR" in chart.proto.spec
+    assert any("on 20 labelled training images" in c.value and "3 random draws" in c.value
+               for c in at.caption)
+    imagenet = at.dataframe[-1].value
+    assert list(imagenet["ImageNet linear probe"]) == ["~71 %", "~77 %", "~76 %", "~86 %"]
+    assert any("not measured by this app" in c.value for c in at.caption)
+
+
+def test_more_labels_help_raw_pixels(tiny, open_page, clean):
+    at = open_page(PAGE, {"lp_enc": "raw", "lp_labels": "1"})
+    one = _accuracy(at)
+    at.select_slider(key="lp_labels").set_value("50").run()
+    clean(at)
+    assert _accuracy(at) > one
+    assert at.query_params == {"lp_enc": "raw", "lp_labels": "50"}
+
+
+def test_all_labels_of_a_small_training_set(tiny, monkeypatch, open_page, clean):
+    train = load_fashion_mnist("train", source="bundled")
+    idx = np.concatenate([np.flatnonzero(train.labels == c)[:15] for c in range(10)])
+    small = ArrayImageDataset(np.array(train.images[idx]), train.labels[idx], train.classes)
+    monkeypatch.setattr(resources, "fashion_mnist", lambda: small)
+    at = open_page(PAGE, {"lp_labels": "all", "lp_enc": "random:simclr"})
+    clean(at)
+    assert 0.0 <= _accuracy(at) <= 1.0
+    assert any("on 150 labelled training images" in c.value for c in at.caption)
+    assert not any("random draws" in c.value for c in at.caption)  # "all" is one run
+
+
+def test_measured_curves_and_hard_exercise_are_shown(tiny, open_page, clean):
+    folder = tiny / "results"
+    folder.mkdir()
+    (folder / "label_efficiency.json").write_text(json.dumps({
+        "labels_per_class": [1, 10, 100, 2000],
+        "curves": [{"name": "simclr", "label": "SimCLR (measured)",
+                    "accuracy": [0.4, 0.6, 0.75, 0.85], "std": [0.05, 0.02, 0.01, 0.0]}]}))
+    (folder / "hard_exercise.json").write_text(json.dumps({
+        "labelled_subset": 1000, "rows": [{
+            "model": "MAE ViT", "backbone": "vit_tiny_p4_28", "epochs": 10, "accuracy": 0.7123,
+            "protocol": "probe on 1,000 labels", "wall_time_s": 12.34}]}))
+    at = open_page(PAGE, {"lp_labels": "1"})
+    clean(at)
+    assert not at.info
+    (chart,) = at.get("plotly_chart")
+    assert "SimCLR (measured)" in chart.proto.spec and "live: SimCLR" in chart.proto.spec
+    hard = at.dataframe[0].value
+    assert list(hard["model"]) == ["MAE ViT"] and list(hard["accuracy"]) == ["71.2%"]
+
+
+def test_broken_result_file_is_a_message(tiny, open_page, clean):
+    folder = tiny / "results"
+    folder.mkdir()
+    (folder / "label_efficiency.json").write_text("{not json")
+    (folder / "hard_exercise.json").write_text(json.dumps({"rows": [{"model": "x"}]}))
+    at = open_page(PAGE, {"lp_labels": "1"})
+    clean(at)
+    assert len(at.info) == 2
+    assert len(at.get("plotly_chart")) == 1  # the live point is still drawn

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from app import resources
+from ssl_core.checkpoints import save_checkpoint
+from ssl_core.methods import build_method, method_spec
+
+PAGE = "retrieval"
+
+
+def _save_tiny(directory, method: str) -> None:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        if method == "simclr":
+            model = build_method("simclr", backbone="cnn_small_28",
+                                 backbone_kwargs={"widths": (8, 16)})
+        else:
+            model = build_method("dino", backbone="vit_tiny_p4_28",
+                                 backbone_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2},
+                                 config={"out_dim": 64, "head_hidden_dim": 32,
+                                         "head_bottleneck_dim": 16})
+    save_checkpoint(directory, state_dict=model.state_dict(),
+                    config=method_spec(model) | {"data": {"name": "Fashion-MNIST, test"}})
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    root = tmp_path / "checkpoints"
+    _save_tiny(root / "simclr", "simclr")
+    _save_tiny(root / "dino", "dino")
+    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", root)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no_hf"))
+    return root
+
+
+def _results(at) -> list[str]:
+    return [c for image in at.get("image") for c in image.captions if c.startswith("#")]
+
+
+def _scores(at) -> list[float]:
+    return [float(c.split(" · ")[1]) for c in _results(at)]
+
+
+def test_vit_encoder_gives_neighbours_and_a_patch_heat_map(tiny, open_page, clean):
+    at = open_page(PAGE, {"ret_n": "200", "ret_enc": "ckpt:dino", "ret_k": "5"})
+    clean(at)
+    assert not at.error
+    assert at.radio(key="ret_source").value == "fashion"  # the query defaults to a dataset item
+    results = _results(at)
+    assert len(results) == 5 and results[0].startswith("#1 · ")
+    scores = _scores(at)
+    assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
+    (same,) = [m for m in at.metric if m.label.startswith("Neighbours of the query's class")]
+    assert 0 <= int(same.value.split(" of ")[0]) <= 5
+    (heat,) = at.get("plotly_chart")
+    assert '"type":"heatmap"' in heat.proto.spec.replace(" ", "")
+    assert any("7 x 7 patch tokens" in c.value for c in at.caption)
+    at.number_input(key="ret_match").set_value(3).run()
+    clean(at)
+    assert "match #3" in at.get("plotly_chart")[0].proto.spec
+
+
+def test_cnn_encoder_explains_why_there_is_no_heat_map(tiny, open_page, clean):
+    at = open_page(PAGE, {"ret_n": "100", "ret_enc": "ckpt:simclr"})
+    clean(at)
+    assert len(_results(at)) == 8
+    assert any("need a ViT encoder" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_two_encoders_side_by_side_on_photo_crops(tiny, open_page, clean):
+    at = open_page(PAGE, {"ret_data": "photos", "ret_n": "64", "ret_source": "photo",
+                          "ret_photo": "coffee", "ret_compare": "true", "ret_enc": "raw",
+                          "ret_enc2": "random:dino", "ret_k": "4"})
+    clean(at)
+    assert not at.error
+    assert len(_results(at)) == 8  # 4 neighbours for each encoder
+    assert [s.value for s in at.subheader][:2] == [
+        "Raw pixels (no learning)", "Random init · vit_tiny_p4_28 (as dino)"]
+    assert len(at.get("plotly_chart")) == 1  # only the ViT has patch tokens
+
+
+def test_bad_gallery_folder_is_an_error_message(tiny, tmp_path, open_page, clean):
+    at = open_page(PAGE, {"ret_data": "folder", "ret_folder": str(tmp_path / "nope")})
+    clean(at)
+    assert any("does not exist" in e.value for e in at.error)
+    assert not _results(at)
+
+
+def test_query_params_round_trip(tiny, open_page, clean):
+    query = {"ret_n": "150", "ret_enc": "ckpt:simclr", "ret_k": "3", "ret_item": "42"}
+    at = open_page(PAGE, query)
+    clean(at)
+    assert at.slider(key="ret_k").value == 3 and at.number_input(key="ret_item").value == 42
+    assert at.query_params == query

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ssl_core.evaluate import label_efficiency
+from ssl_core.represent import (
+    budget_probe,
+    loo_knn_accuracy,
+    photo_crops,
+    subset_indices,
+    to_model_inputs,
+)
+
+
+def test_subset_indices_sorted_distinct_and_nested():
+    small, large = subset_indices(1000, 50, seed=3), subset_indices(1000, 400, seed=3)
+    assert small.dtype == np.int64 and np.all(np.diff(small) > 0) and len(small) == 50
+    assert set(small) <= set(large)
+    assert not np.array_equal(small, subset_indices(1000, 50, seed=4))
+    assert np.array_equal(subset_indices(7, 100), np.arange(7))
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        subset_indices(10, 0)
+
+
+def test_photo_crops_shapes_labels_and_determinism():
+    rng = np.random.default_rng(0)
+    photos = {"a": rng.integers(0, 255, (40, 60, 3), dtype=np.uint8),
+              "b": rng.integers(0, 255, (30, 30), dtype=np.uint8)}
+    images, labels, classes = photo_crops(photos, per_photo=5, size=16, seed=1)
+    assert images.shape == (10, 16, 16, 3) and images.dtype == np.uint8
+    assert labels.tolist() == [0] * 5 + [1] * 5 and classes == ("a", "b")
+    again, _, _ = photo_crops(photos, per_photo=5, size=16, seed=1)
+    other, _, _ = photo_crops(photos, per_photo=5, size=16, seed=2)
+    assert np.array_equal(images, again) and not np.array_equal(images, other)
+    # a gray photo becomes equal R, G and B
+    assert np.array_equal(images[5:, ..., 0], images[5:, ..., 2])
+    with pytest.raises(ValueError, match="scale must satisfy"):
+        photo_crops(photos, per_photo=1, scale=(0.5, 1.5))
+
+
+def test_to_model_inputs_converts_gray_and_colour():
+    gray = np.zeros((3, 28, 28), dtype=np.uint8)
+    assert to_model_inputs(gray, size=28, channels=1) is gray  # already right: no copy
+    rgb = to_model_inputs(gray, size=64, channels=3)
+    assert rgb.shape == (3, 64, 64, 3)
+    mixed = [np.full((50, 80, 3), 200, np.uint8), np.full((28, 28), 10, np.uint8)]
+    out = to_model_inputs(mixed, size=28, channels=1)
+    assert out.shape == (2, 28, 28) and out[0].mean() == pytest.approx(200, abs=1)
+    with pytest.raises(ValueError, match="empty"):
+        to_model_inputs([], size=28, channels=1)
+
+
+def _slow_loo_knn(features, labels, k, temperature):
+    x = features / np.linalg.norm(features, axis=1, keepdims=True)
+    sim = x @ x.T
+    correct = 0
+    for i in range(len(x)):
+        others = [j for j in range(len(x)) if j != i]
+        top = sorted(others, key=lambda j: -sim[i, j])[:k]
+        votes = {}
+        for j in top:
+            votes[labels[j]] = votes.get(labels[j], 0.0) + np.exp(sim[i, j] / temperature)
+        correct += max(votes, key=votes.get) == labels[i]
+    return correct / len(x)
+
+
+@pytest.mark.parametrize(("k", "temperature"), [(1, 0.1), (5, 0.1), (9, 1.0)])
+def test_loo_knn_matches_a_slow_loop(k, temperature):
+    rng = np.random.default_rng(k)
+    labels = rng.integers(0, 3, 40)
+    features = rng.standard_normal((40, 6)) + 1.5 * np.eye(6)[labels]
+    fast = loo_knn_accuracy(features.astype(np.float32), labels, k=k, temperature=temperature)
+    assert fast == pytest.approx(_slow_loo_knn(features, labels, k, temperature))
+
+
+def test_loo_knn_separates_clusters_from_noise():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 25)
+    clustered = np.eye(8)[labels] * 5 + rng.standard_normal((100, 8)) * 0.1
+    assert loo_knn_accuracy(clustered, labels, k=5) == 1.0
+    assert loo_knn_accuracy(rng.standard_normal((100, 8)), labels, k=5) < 0.5
+    with pytest.raises(ValueError, match="k must be between 1 and N - 1"):
+        loo_knn_accuracy(clustered, labels, k=100)
+    with pytest.raises(ValueError, match="negative"):
+        loo_knn_accuracy(clustered, labels - 1, k=5)
+
+
+@pytest.mark.parametrize("n", [2, "all"])
+def test_budget_probe_equals_label_efficiency_and_asks_only_for_its_items(n):
+    rng = np.random.default_rng(0)
+    y_train, y_test = np.repeat(np.arange(3), 10), np.repeat(np.arange(3), 5)
+    train = (np.eye(4)[y_train] + rng.standard_normal((30, 4)) * 0.8).astype(np.float32)
+    test = (np.eye(4)[y_test] + rng.standard_normal((15, 4)) * 0.8).astype(np.float32)
+    asked: list[int] = []
+    steps: list[tuple[int, int]] = []
+
+    def features_of(idx):
+        asked.append(len(idx))
+        return torch.from_numpy(train[idx]).numpy()
+
+    row = budget_probe(features_of, y_train, test, y_test, n_per_class=n, seeds=(0, 1),
+                       progress=lambda done, total: steps.append((done, total)))
+    (reference,) = label_efficiency(train, y_train, test, y_test, n_per_class=(n,), seeds=(0, 1))
+    assert row == pytest.approx(reference)
+    assert asked == ([6, 6] if n == 2 else [30])
+    assert steps[-1][0] == steps[-1][1] == len(row["seeds"])
+
+
+def test_budget_probe_checks_the_callback():
+    y = np.repeat(np.arange(2), 4)
+    with pytest.raises(ValueError, match="returned 1 rows"):
+        budget_probe(lambda idx: np.zeros((1, 2)), y, np.zeros((2, 2)), np.array([0, 1]),
+                     n_per_class=2)

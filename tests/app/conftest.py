@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
+# No background UMAP compile in every AppTest process (tests that need UMAP warm it themselves).
+os.environ["SSL_EXPLORER_WARM_UMAP"] = "0"
 
 
 def open_app_page(page: str, query: Mapping[str, str] | None = None) -> AppTest:

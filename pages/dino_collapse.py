@@ -1,6 +1,359 @@
-"""DINO collapse (being built: a helper replaces this file)."""
+"""DINO collapse: switch centring and sharpening off and watch the teacher collapse.
 
+Inputs: centring on/off, sharpening on/off, the teacher and student temperatures, the centre
+momentum, the teacher's EMA momentum, steps and a time limit. "Run" trains a small DINO of this
+session's own on the bundled Fashion-MNIST (``ssl_core.experiments.dino_collapse.live_run``,
+through the real trainer) and redraws the charts every few steps; the verdict is
+``ssl_core.losses.dino.collapse_verdict``. The presets show the measured runs of the
+``dino_collapse`` result at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
 import streamlit as st
 
+from app import figures
+from app.state import Param, restore, share
+from app.widgets import preset_buttons
+from ssl_core.experiments.dino_collapse import (
+    DEFAULT_RECIPE,
+    VARIANTS,
+    LiveDINOConfig,
+    curve_records,
+    live_run,
+)
+from ssl_core.losses.dino import ONE_DIM_SHARE
+from ssl_core.results import ResultMissingError, load_result
+from ssl_core.viz import records_to_csv
+
+RECIPE = DEFAULT_RECIPE  # the live recipe (tests patch the module's DEFAULT_RECIPE: a tiny one)
+REPORT_EVERY = 5  # redraw the live charts every this many steps
+COLOURS = {"healthy": figures.GLOBAL, "no_centering": figures.POSITIVE,
+           "no_sharpening": figures.ACCENT, "neither": figures.MUTED, "live": "black"}
+
+PARAMS = (
+    Param("dino_centering", RECIPE.centering),
+    Param("dino_sharpening", RECIPE.sharpening),
+    Param("dino_teacher_temp", RECIPE.teacher_temp, lo=0.0, hi=0.3),
+    Param("dino_student_temp", RECIPE.student_temp, lo=0.0, hi=0.5),
+    Param("dino_center_momentum", RECIPE.center_momentum, lo=0.0, hi=1.0),
+    Param("dino_ema", RECIPE.momentum_base, lo=0.8, hi=1.0),
+    Param("dino_steps", 150, lo=10, hi=1000),
+    Param("dino_time_limit", 30, lo=5, hi=60),
+    Param("dino_shown", "healthy", options=tuple(VARIANTS)),
+)
+_SWITCHES = dict(dino_teacher_temp=RECIPE.teacher_temp, dino_student_temp=RECIPE.student_temp,
+                 dino_center_momentum=RECIPE.center_momentum, dino_ema=RECIPE.momentum_base)
+PRESETS = {
+    "Healthy": _SWITCHES | dict(dino_centering=True, dino_sharpening=True, dino_shown="healthy"),
+    "No centring → collapse to one dimension": _SWITCHES | dict(
+        dino_centering=False, dino_sharpening=True, dino_shown="no_centering"),
+    "No sharpening → collapse to uniform": _SWITCHES | dict(
+        dino_centering=True, dino_sharpening=False, dino_shown="no_sharpening"),
+    "Neither": _SWITCHES | dict(dino_centering=False, dino_sharpening=False, dino_shown="neither"),
+}
+PANELS = (  # (metric, y-axis title, what its reference line is)
+    ("teacher_entropy", "teacher entropy (nats)", "log K: uniform"),
+    ("kl_teacher_student", "KL(teacher ‖ student)", None),
+    ("output_std", "std of normalised outputs", "1/√K: healthy spread"),
+    ("dominant_dim_share", "dominant dimension's share", "1/K"),
+)
+
+
+def measured() -> dict[str, Any]:
+    """The bundled ``dino_collapse`` result (raises ResultMissingError / ValueError).
+
+    Not cached: the file is small (a few ms to read), and a re-run of the experiment shows at
+    once.
+    """
+    return load_result("dino_collapse")
+
+
+def reference(metric: str, rows: Sequence[Mapping[str, float]]) -> float | None:
+    """The reference line of a panel, read from the rows (log K, 1/sqrt K or 1/K)."""
+    last = rows[-1]
+    if metric == "teacher_entropy":
+        return last.get("max_entropy")
+    if metric == "output_std":
+        return last.get("output_std_ref")
+    if metric == "dominant_dim_share" and "max_entropy" in last:
+        return math.exp(-last["max_entropy"])
+    return None
+
+
+def panel(metric: str, title: str, note: str | None,
+          runs: Mapping[str, tuple[str, Sequence[Mapping[str, float]]]], *,
+          highlight: str | None = None) -> go.Figure:
+    """One metric against the step for every run in ``runs`` (name -> (label, rows))."""
+    traces = []
+    ref = None
+    for name, (label, rows) in runs.items():
+        points = [r for r in rows if metric in r]
+        if not points:
+            continue
+        ref = reference(metric, points)
+        thick = highlight is None or name == highlight
+        traces.append(go.Scatter(
+            x=[r["step"] for r in points], y=[r[metric] for r in points], name=label,
+            mode="lines", line=dict(color=COLOURS.get(name, figures.ACCENT),
+                                    width=3 if thick else 1.5),
+            opacity=1.0 if thick else 0.55,
+        ))
+    shapes, annotations = [], []
+    if ref is not None and note is not None:
+        shapes.append(figures.hline(ref, dash="dash"))
+        annotations.append(dict(x=0, xref="paper", y=ref, text=f"{note} = {ref:.3g}",
+                                showarrow=False, xanchor="left", yanchor="bottom"))
+    if metric == "dominant_dim_share":
+        shapes.append(figures.hline(ONE_DIM_SHARE, dash="dot"))
+        annotations.append(dict(x=1, xref="paper", y=ONE_DIM_SHARE, showarrow=False,
+                                text="one-dimension collapse", xanchor="right",
+                                yanchor="bottom"))
+    return figures.figure(traces, height=260, showlegend=False, shapes=shapes,
+                          annotations=annotations, xaxis=dict(title="step"),
+                          yaxis=dict(title=title))
+
+
+def profile_figure(histogram: Sequence[float], rows: Sequence[float], *, title: str) -> go.Figure:
+    """The teacher's output: batch-mean p_t per dimension (bars) and the mean sorted p_t (line)."""
+    ranks = list(range(1, len(histogram) + 1))
+    return figures.figure(
+        [go.Bar(x=ranks, y=list(histogram), name="mean over images, per dimension",
+                marker_color=figures.ACCENT),
+         go.Scatter(x=ranks, y=list(rows), name="one image's distribution, sorted (mean)",
+                    mode="lines", line=dict(color=figures.POSITIVE, width=2))],
+        height=280, title=title,
+        shapes=[figures.hline(1 / len(histogram), dash="dash")],
+        xaxis=dict(title="output dimension, most used first"),
+        yaxis=dict(title="teacher probability", type="log"),
+    )
+
+
+def draw_panels(runs: Mapping[str, tuple[str, Sequence[Mapping[str, float]]]], *, key: str,
+                highlight: str | None, slots: Sequence[Any] | None = None,
+                static: bool = True) -> None:
+    """The four metric panels, in ``slots`` (placeholders) or a 2 x 2 grid."""
+    if slots is None:
+        top, bottom = st.columns(2), st.columns(2)
+        slots = [*top, *bottom]
+    for slot, (metric, title, note) in zip(slots, PANELS, strict=True):
+        fig = panel(metric, title, note, runs, highlight=highlight)
+        with slot:
+            if static:
+                figures.show(fig, key=f"{key}_{metric}", filename=f"dino_{key}_{metric}",
+                             caption=title)
+            else:
+                st.plotly_chart(fig, key=f"{key}_{metric}", config={"displaylogo": False})
+
+
+def live_settings() -> LiveDINOConfig:
+    """The recipe with the page's switches (raises ValueError with the library's message)."""
+    return LiveDINOConfig(**{
+        **RECIPE.to_dict(),
+        "centering": bool(st.session_state["dino_centering"]),
+        "sharpening": bool(st.session_state["dino_sharpening"]),
+        "teacher_temp": float(st.session_state["dino_teacher_temp"]),
+        "student_temp": float(st.session_state["dino_student_temp"]),
+        "center_momentum": float(st.session_state["dino_center_momentum"]),
+        "momentum_base": float(st.session_state["dino_ema"]),
+    })
+
+
+restore(PARAMS)
 st.title("DINO collapse")
-st.info("This page is being built.")
+st.markdown(
+    "DINO trains a student to predict, from any crop of an image, the output distribution of an "
+    "EMA **teacher** over K dimensions. Nothing forbids the trivial answer, the same output for "
+    "every image; two operations on the teacher's output prevent it. **Centring** subtracts a "
+    "running mean of the teacher's logits; **sharpening** divides them by a low teacher "
+    "temperature. Switch them off and watch the teacher collapse."
+)
+
+# --- presets and controls -------------------------------------------------------------------------
+preset_buttons(PRESETS, key="dino_preset",
+               label="Presets: set the switches and show the measured run at once")
+c1, c2, c3, c4 = st.columns(4)
+centering = c1.toggle("Centring", key="dino_centering",
+                      help="Subtract a running mean of the teacher's logits.")
+sharpening = c1.toggle("Sharpening", key="dino_sharpening",
+                       help="Off: the teacher's temperature equals the student's.")
+c2.slider("Teacher temperature", 0.0, 0.3, step=0.005, key="dino_teacher_temp",
+          format="%.3f", disabled=not sharpening,
+          help="Lower = sharper teacher targets. DINO: 0.04-0.07.")
+c2.slider("Student temperature", 0.0, 0.5, step=0.01, key="dino_student_temp", format="%.2f")
+c3.slider("Centre momentum", 0.0, 1.0, step=0.01, key="dino_center_momentum",
+          disabled=not centering,
+          help="The centre's EMA: higher = slower centre. 1.0 freezes it at zero.")
+c3.slider("Teacher EMA momentum", 0.8, 1.0, step=0.001, key="dino_ema", format="%.3f",
+          help="Start of the cosine schedule to 1.0. 1.0 freezes the teacher.")
+c4.slider("Steps", 10, 1000, step=10, key="dino_steps")
+c4.slider("Time limit (s)", 5, 60, step=5, key="dino_time_limit",
+          help="The run stops here even if the steps are not done.")
+if not sharpening:
+    st.caption(f"Sharpening off: the teacher uses the student's temperature, "
+               f"{st.session_state['dino_student_temp']:g}.")
+
+try:
+    settings: LiveDINOConfig | None = live_settings()
+except ValueError as error:
+    settings = None
+    st.error(f"These settings cannot train: {error}", icon=":material/error:")
+
+# --- the live run ---------------------------------------------------------------------------------
+st.subheader("Train it live")
+st.caption(
+    f"A fresh model for this session: a {RECIPE.depth}-block ViT (D = {RECIPE.embed_dim}) with a "
+    f"K = {RECIPE.out_dim} head, {RECIPE.batch_size} images x (2 global + {RECIPE.n_local} local "
+    "crops) per step, on the bundled Fashion-MNIST. The diagnostics are those of each training "
+    "step; the profile is measured on fixed test images."
+)
+run_clicked = st.button("Run", key="dino_run", type="primary", icon=":material/play_arrow:",
+                        disabled=settings is None)
+if run_clicked and settings is not None:
+    steps = int(st.session_state["dino_steps"])
+    limit = float(st.session_state["dino_time_limit"])
+    progress = st.progress(0.0, text="Building the model…")
+    verdict_slot = st.empty()
+    top, bottom = st.columns(2), st.columns(2)
+    slots = [c.empty() for c in (*top, *bottom)]
+    profile_slot = st.empty()
+    rows: list[dict[str, float]] = []
+    report: dict[str, Any] = {}
+    try:
+        for report in live_run(settings, steps=steps, time_limit_s=limit, every=REPORT_EVERY):
+            step = report["row"]["step"]
+            if rows and rows[-1]["step"] == step:  # the final report may repeat the last step
+                continue
+            rows.append(report["row"])
+            progress.progress(min(step / steps, 1.0),
+                              text=f"step {step} / {steps} · {report['steps_per_s']:.1f} steps/s"
+                                   f" · {report['elapsed_s']:.0f} s")
+            verdict_slot.markdown(f"**Verdict so far:** {report['verdict']}")
+            draw_panels({"live": ("this run", rows)}, key=f"dino_live_{step}", highlight=None,
+                        slots=slots, static=False)
+            with profile_slot:
+                st.plotly_chart(profile_figure(report["teacher_histogram"],
+                                               report["teacher_row_profile"],
+                                               title=f"Teacher output at step {step}"),
+                                key=f"dino_live_profile_{step}")
+    except ValueError as error:
+        st.error(f"The run stopped: {error}", icon=":material/error:")
+    else:
+        progress.empty()
+        verdict_slot.empty()
+        for slot in (*slots, profile_slot):
+            slot.empty()
+        if report:
+            st.session_state["dino_live"] = dict(
+                rows=rows, verdict=report["verdict"], histogram=report["teacher_histogram"],
+                row_profile=report["teacher_row_profile"], steps_per_s=report["steps_per_s"],
+                elapsed_s=report["elapsed_s"], steps=steps, settings=settings.to_dict())
+
+live = st.session_state.get("dino_live")
+if live:
+    done = live["rows"][-1]["step"]
+    stopped = "" if done >= live["steps"] else f" (stopped by the time limit at step {done})"
+    st.markdown(f"**Verdict:** {live['verdict']}")
+    ran = live["settings"]
+    st.caption(f"{done} steps in {live['elapsed_s']:.1f} s ({live['steps_per_s']:.1f} steps/s)"
+               f"{stopped}. Settings: centring {'on' if ran['centering'] else 'off'}, "
+               f"sharpening {'on' if ran['sharpening'] else 'off'}, teacher temperature "
+               f"{ran['teacher_temp']:g}, student {ran['student_temp']:g}, centre momentum "
+               f"{ran['center_momentum']:g}, EMA {ran['momentum_base']:g}.")
+    draw_panels({"live": ("this run", live["rows"])}, key="dino_fig_live", highlight=None)
+    figures.show(profile_figure(live["histogram"], live["row_profile"],
+                                title=f"Teacher output at step {done}"),
+                 key="dino_fig_live_profile", filename="dino_live_teacher_output",
+                 caption="Bars: the teacher's probability per output dimension, averaged over "
+                         "256 test images, most used first. Line: one image's own distribution, "
+                         "sorted (mean over images). Dashed: 1/K.")
+    figures.csv_button("Live run (CSV)", records_to_csv(curve_records(live["rows"])),
+                       key="dino_csv_live", filename="dino_live_run.csv")
+else:
+    st.caption("Press Run to train: the charts update every few steps.")
+
+# --- the measured runs ----------------------------------------------------------------------------
+st.subheader("Measured: the four variants, same recipe and seed")
+result = None
+try:
+    result = measured()
+except ResultMissingError as error:
+    st.info(f"The measured runs are not bundled: {error}. The live run above works without them.",
+            icon=":material/info:")
+except ValueError as error:
+    st.error(f"The measured runs could not be read: {error}", icon=":material/error:")
+if result is not None:
+    try:
+        variants = result["variants"]
+        runs = {name: (v["label"], v["curve"]) for name, v in variants.items()}
+        shown = st.radio("Highlight", [n for n in VARIANTS if n in variants], key="dino_shown",
+                         horizontal=True, format_func=lambda n: VARIANTS[n][0])
+        chosen = variants[shown]
+        st.markdown(f"**{chosen['label']}** — {chosen['verdict']}")
+        draw_panels(runs, key="dino_fig_measured", highlight=shown)
+        figures.show(profile_figure(chosen["teacher_histogram"],
+                                    chosen.get("teacher_row_profile",
+                                               chosen["teacher_histogram"]),
+                                    title=f"{chosen['label']}: teacher output at step "
+                                          f"{result['steps']}"),
+                     key="dino_fig_measured_profile", filename=f"dino_{shown}_teacher_output",
+                     caption="As above, for the measured run at its last step.")
+        table = [{"variant": v["label"],
+                  "teacher entropy / log K": f"{v['curve'][-1]['teacher_entropy']:.2f} / "
+                                             f"{v['curve'][-1]['max_entropy']:.2f}",
+                  "KL": round(v["curve"][-1]["kl_teacher_student"], 4),
+                  "dominant share": round(v["curve"][-1]["dominant_dim_share"], 3),
+                  "output std × √K": round(v["curve"][-1]["output_std"]
+                                           / v["curve"][-1]["output_std_ref"], 3),
+                  "kNN k=20": next((f"{r['knn_k20']:.1%}" for r in reversed(v["curve"])
+                                    if r.get("knn_k20") is not None), "—"),
+                  "verdict": v["verdict"]} for v in variants.values()]
+        st.dataframe(table, hide_index=True, key="dino_table")
+        provenance = result.get("provenance", {})
+        command = provenance.get("command", "python3 -m ssl_core.experiments.dino_collapse")
+        start = variants[shown]["curve"][0].get("knn_k20")
+        knn = result.get("knn", {})
+        st.caption(
+            f"{result['steps']} steps each, the last row of each curve. kNN: k = 20 on the "
+            f"teacher backbone's features, {knn.get('train_images', '?')} reference and "
+            f"{knn.get('test_images', '?')} query images"
+            + (f"; the random start scores {start:.1%}" if start is not None else "")
+            + ". A run this short is about the collapse dynamics, not about learning features. "
+            "The verdict names the two collapses the diagnostics define; an output std far "
+            f"below 1 × 1/√K means the output no longer depends on the input either way. Made "
+            f"by `{command}` in {provenance.get('wall_time_s', '?')} s.")
+        figures.csv_button(
+            "Measured curves (CSV)",
+            records_to_csv([{"variant": name, **row} for name, v in variants.items()
+                            for row in curve_records(v["curve"])]),
+            key="dino_csv_measured", filename="dino_collapse_measured.csv")
+    except (KeyError, IndexError, TypeError) as error:
+        st.error(f"The dino_collapse result has an unexpected shape ({error!r}); re-run "
+                 "`python3 -m ssl_core.experiments.dino_collapse`.", icon=":material/error:")
+
+# --- why ------------------------------------------------------------------------------------------
+st.subheader("Why two operations, pulling opposite ways")
+st.markdown(
+    "- **Without centring**, sharpening alone rewards the teacher for piling its mass on whichever "
+    "dimension is slightly ahead for every image: the student copies it, the EMA teacher follows "
+    "the student, and one dimension takes everything (*collapse to one dimension*; the dominant "
+    "share climbs to 1 and the entropy falls to 0). Centring subtracts each dimension's running "
+    "mean, so a dimension used by every image is pushed back down.\n"
+    "- **Without sharpening**, centring alone flattens: after subtracting the mean, the logits "
+    "differ little between dimensions, and a temperature as warm as the student's turns them "
+    "into a near-uniform target. Matching a uniform target is easiest with an output that "
+    "ignores the input (*collapse to uniform*: entropy at log K, output std near 0). A low "
+    "teacher temperature stretches the small differences into a confident target.\n"
+    "- **Together** they balance: centring stops any one dimension from winning, sharpening stops "
+    "the teacher from giving up on all of them, and the KL between teacher and student stays "
+    "above 0 — the student keeps having something to learn. In both collapses the KL goes to 0.\n"
+    "- **Neither**: without either force the output also stops depending on the input (the "
+    "output std and the KL fall towards 0), even if the teacher ends neither one-hot nor "
+    "uniform: read the std panel as well as the verdict."
+)
+share(PARAMS)

@@ -324,15 +324,15 @@ if result is not None:
             f"{knn.get('test_images', '?')} query images"
             + (f"; the random start scores {start:.1%}" if start is not None else "")
             + ". A run this short is about the collapse dynamics, not about learning features. "
-            "The verdict names the two collapses the diagnostics define; an output std far "
-            f"below 1 × 1/√K means the output no longer depends on the input either way. Made "
+            "The verdict (`collapse_verdict` over every step of the run) names three "
+            "collapses: one dimension, uniform, and a constant output that is neither. Made "
             f"by `{command}` in {provenance.get('wall_time_s', '?')} s.")
         figures.csv_button(
             "Measured curves (CSV)",
             records_to_csv([{"variant": name, **row} for name, v in variants.items()
                             for row in curve_records(v["curve"])]),
             key="dino_csv_measured", filename="dino_collapse_measured.csv")
-    except (KeyError, IndexError, TypeError) as error:
+    except (KeyError, IndexError, TypeError, ValueError) as error:
         st.error(f"The dino_collapse result has an unexpected shape ({error!r}); re-run "
                  "`python3 -m ssl_core.experiments.dino_collapse`.", icon=":material/error:")
 
@@ -353,7 +353,7 @@ st.markdown(
     "the teacher from giving up on all of them, and the KL between teacher and student stays "
     "above 0 — the student keeps having something to learn. In both collapses the KL goes to 0.\n"
     "- **Neither**: without either force the output also stops depending on the input (the "
-    "output std and the KL fall towards 0), even if the teacher ends neither one-hot nor "
-    "uniform: read the std panel as well as the verdict."
+    "output std and the KL fall towards 0), even though the teacher ends neither one-hot nor "
+    "uniform: a third kind of collapse, to a constant output."
 )
 share(PARAMS)

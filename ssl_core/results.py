@@ -72,7 +72,11 @@ def save_result(
     if "provenance" in data:
         raise ValueError("'provenance' is written by save_result; remove it from data")
     if command is None:
-        command = [Path(sys.executable).name, *sys.argv]
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if spec is not None and spec.name:  # run as `python -m package.module`
+            command = ["python3", "-m", spec.name.removesuffix(".__main__"), *sys.argv[1:]]
+        else:
+            command = [Path(sys.executable).name, *sys.argv]
     if not isinstance(command, str):
         command = " ".join(str(part) for part in command)
     provenance: dict[str, Any] = {
@@ -90,6 +94,7 @@ def save_result(
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be read by anyone
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

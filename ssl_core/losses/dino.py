@@ -591,12 +591,14 @@ def collapse_verdict(
 
     A step is *one-dimension collapsed* when dominant_dim_share > one_dim_share, and *uniform
     collapsed* when teacher_entropy > uniform_entropy_ratio * log K and output_std <
-    collapsed_std_ratio / sqrt(K) (near-uniform teacher AND a constant output). The run is
-    collapsed if its last step is; the reported step is the first of the final unbroken streak of
-    that state, so a transient blip that recovered does not count. A dict's "step" entry names
-    its step; otherwise its position in `history` does. Returns a sentence starting with
-    "collapsed to a constant (one dimension) at step k", "collapsed to uniform at step k" or
-    "healthy".
+    collapsed_std_ratio / sqrt(K) (near-uniform teacher AND a constant output). A step whose
+    output_std is that low without either is *constant*: the output no longer depends on the
+    input, though its one distribution is neither one-hot nor uniform. The run is collapsed if
+    its last step is; the reported step is the first of the final unbroken streak of that
+    state, so a transient blip that recovered does not count. A dict's "step" entry names its
+    step; otherwise its position in `history` does. Returns a sentence starting with
+    "collapsed to a constant (one dimension) at step k", "collapsed to uniform at step k",
+    "collapsed to a constant output at step k" or "healthy".
     """
     if not history:
         raise ValueError("history is empty; pass at least one step's diagnostics")
@@ -613,7 +615,9 @@ def collapse_verdict(
             return "one_dim"
         entropy_high = row["teacher_entropy"] > uniform_entropy_ratio * row["max_entropy"]
         std_low = row["output_std"] < collapsed_std_ratio * row["output_std_ref"]
-        return "uniform" if entropy_high and std_low else "healthy"
+        if std_low:
+            return "uniform" if entropy_high else "constant"
+        return "healthy"
 
     states = [state(row) for row in rows]
     last = rows[-1]
@@ -632,6 +636,12 @@ def collapse_verdict(
         return (
             f"collapsed to a constant (one dimension) at step {step_text}: one output dimension "
             f"holds {100 * last['dominant_dim_share']:.0f}% of the teacher's probability mass"
+        )
+    if states[-1] == "constant":
+        return (
+            f"collapsed to a constant output at step {step_text}: the teacher's output no longer "
+            f"depends on the input (std {last['output_std'] / last['output_std_ref']:.2f} of "
+            f"1/sqrt(K)), though no dimension dominates and it is not uniform"
         )
     return (
         f"collapsed to uniform at step {step_text}: teacher entropy "

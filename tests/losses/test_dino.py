@@ -587,6 +587,13 @@ def test_verdict_on_synthetic_histories():
     relapse = blip + [_row(7, entropy_ratio=0.0, std_ratio=0.0, share=1.0)]
     assert collapse_verdict(relapse).startswith("collapsed to a constant (one dimension) at step 7")
 
+    # a constant output that is neither one-hot nor uniform (measured when both centring and
+    # sharpening are off) is a collapse of its own, not "healthy"
+    constant = healthy + [
+        _row(s, entropy_ratio=0.74, std_ratio=0.007, share=0.21) for s in (10, 20)
+    ]
+    assert collapse_verdict(constant).startswith("collapsed to a constant output at step 10")
+
     # high entropy alone (an input-dependent but soft teacher) is not uniform collapse
     soft = [_row(0, entropy_ratio=0.99, std_ratio=0.8, share=0.1)]
     assert collapse_verdict(soft).startswith("healthy")
@@ -607,8 +614,15 @@ def test_verdict_accepts_diagnostics_objects_and_thresholds():
     )
     assert d.dominant_dim_share == pytest.approx(math.exp(5) / (math.exp(5) + 7), rel=1e-5)
     assert collapse_verdict([d]).startswith("collapsed to a constant (one dimension) at step 0")
-    # a stricter threshold no longer calls it; entropy is low, so it is not uniform either
-    assert collapse_verdict([d.to_dict()], one_dim_share=0.99).startswith("healthy")
+    # a stricter threshold no longer calls it one-dimensional; entropy is low, so it is not
+    # uniform either; but every image gets the same output, which is a constant output
+    assert collapse_verdict([d.to_dict()], one_dim_share=0.99).startswith(
+        "collapsed to a constant output at step 0"
+    )
+    # and with no std threshold at all nothing is left to call it collapsed
+    assert collapse_verdict(
+        [d.to_dict()], one_dim_share=0.99, collapsed_std_ratio=0.0
+    ).startswith("healthy")
 
 
 def test_verdict_errors():

@@ -1,0 +1,542 @@
+"""Regenerate ``outputs/results.md`` and ``outputs/figures/*.png`` from the measured results.
+
+    python3 scripts/make_report.py                      # assets/results -> outputs/
+    python3 scripts/make_report.py --results-dir DIR --out OUT --checkpoints CKPTS
+
+Every number in the report is read from a JSON file: the result files in ``assets/results/``
+(written by ``python3 -m ssl_core.experiments.<name>``, each with its command and wall time) and
+the bundled checkpoints' ``config.json`` / ``metrics.jsonl``. A result that was never measured
+gets a line saying which command measures it; nothing is filled in by hand. Each section states
+the protocol beside its numbers and the command that produced them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from ssl_core.experiments._features import CHECKPOINTS_DIR, list_checkpoints  # noqa: E402
+from ssl_core.results import (  # noqa: E402
+    RESULTS_DIR,
+    ResultMissingError,
+    available_results,
+    load_result,
+)
+
+Figure = tuple[str, Callable[[Path], None]]  # (file name, draw(path))
+Section = tuple[list[str], list[Figure]]  # (markdown lines, figures to draw)
+
+
+# --------------------------------------------------------------------------------------------
+# formatting
+# --------------------------------------------------------------------------------------------
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    """A fraction as a percentage (``0.8712 -> '87.1%'``); '—' for a missing value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{100 * float(value):.{digits}f}%"
+
+
+def num(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return f"{float(value):.{digits}f}"
+
+
+def seconds(value: Any) -> str:
+    if value is None:
+        return "—"
+    value = float(value)
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, align: str = "") -> list[str]:
+    """A Markdown table; ``align`` is one char per column ('l' or 'r', default 'l')."""
+    marks = ["---:" if (align[i:i + 1] == "r") else "---" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(marks) + " |"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def provenance_lines(data: dict[str, Any]) -> list[str]:
+    """'Command: ...; wall time ...; finished ...' from a result's provenance block."""
+    prov = data.get("provenance") or {}
+    machine = prov.get("machine") or {}
+    where = ", ".join(str(x) for x in (machine.get("processor"), machine.get("gpu")) if x)
+    parts = [f"Made by `{prov.get('command', '?')}`"]
+    if prov.get("wall_time_s") is not None:
+        parts.append(f"wall time {seconds(prov['wall_time_s'])}")
+    if prov.get("finished_utc"):
+        parts.append(f"finished {prov['finished_utc']}")
+    if where:
+        parts.append(f"on {where} ({machine.get('cpu_count', '?')} CPUs, "
+                     f"torch {machine.get('torch', '?')})")
+    return ["", "; ".join(parts) + ".", ""]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# sections, one per result file
+# --------------------------------------------------------------------------------------------
+
+
+def section_probe_table(data: dict[str, Any]) -> Section:
+    rows = data["rows"]
+    few = data.get("few_labels_key") or next(
+        (k for k in rows[0] if k.startswith("linear_") and k != "linear_all"), "linear_1000")
+    protocol = data.get("protocol") or {}
+    lines = []
+    if isinstance(protocol, dict) and protocol.get("summary"):
+        lines += [f"Protocol: {protocol['summary']}.", ""]
+    n_few = few.removeprefix("linear_")
+    lines += table(
+        ["encoder", "kind", "kNN k=200 T=0.1", "kNN k=20 T=0.1", "linear, all labels",
+         f"linear, {n_few} labels", "pretraining (steps x batch, wall time)"],
+        [[row["label"], row["kind"], pct(row["knn_k200"]), pct(row["knn_k20"]),
+          pct(row["linear_all"]), pct(row.get(few)),
+          (f"{row.get('steps', '?')} x {row.get('batch_size', '?')}, "
+           f"{seconds(row.get('train_wall_time_s'))}" if row["kind"] == "ssl" else "—")]
+         for row in rows],
+        align="llrrrrl",
+    )
+    if any(row.get("features_from_cache") for row in rows):
+        lines += ["", "Features of the rows were read from the feature cache of an earlier run "
+                  "(same checkpoints and data, keyed by sha256), so the wall time below leaves "
+                  "out the encoders' forward passes."]
+    commands = [(row["name"], row["command"]) for row in rows if row.get("command")]
+    if commands:
+        lines += ["", "Pretraining commands:", ""]
+        lines += [f"- `{name}`: `{command}`" for name, command in commands]
+    targets = data.get("targets")
+    if targets:
+        lines += ["", "Targets of the issue (from the numbers above):", ""]
+        beats = targets.get("beats_random") or {}
+        for check in beats.get("checkpoints", []):
+            if check.get("measured"):
+                lines.append(
+                    f"- `{check['name']}` vs its random init: kNN k=200 "
+                    f"{pct(check['knn_k200'])} vs {pct(check['random_knn_k200'])} "
+                    f"({100 * check['knn_gain']:+.1f} points), linear (all) "
+                    f"{pct(check['linear_all'])} vs {pct(check['random_linear_all'])} "
+                    f"({100 * check['linear_gain']:+.1f} points): "
+                    f"{'beats it' if check['beats_random'] else 'does NOT beat it'}")
+        lines.append(f"- every SSL checkpoint beats its random init: "
+                     f"**{'met' if beats.get('met') else 'not met'}**")
+        for key, what in (("best_knn_k200", "best SSL kNN k=200"),
+                          ("best_linear_all", "best SSL linear probe (all labels)")):
+            target = targets.get(key)
+            if target:
+                lines.append(f"- {what} >= {pct(target['threshold'], 0)}: "
+                             f"{pct(target['best'])} (`{target['best_name']}`) -> "
+                             f"**{'met' if target['met'] else 'not met'}**")
+    if isinstance(protocol, dict):
+        details = [(k, v) for k, v in protocol.items() if k != "summary"]
+        if details:
+            lines += ["", "Protocol of each column, as recorded:", ""]
+            lines += [f"- `{key}`: {text}" for key, text in details]
+
+    def draw(path: Path) -> None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 2.0))
+        y = list(range(len(rows)))
+        ax.barh([i + 0.2 for i in y], [r["knn_k200"] for r in rows], height=0.4,
+                label="kNN k=200")
+        ax.barh([i - 0.2 for i in y], [r["linear_all"] for r in rows], height=0.4,
+                label="linear, all labels")
+        ax.set_yticks(y, [r["label"] for r in rows], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("test accuracy (Fashion-MNIST)")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8)
+        _save(fig, path)
+
+    return lines, [("probe_table.png", draw)]
+
+
+def section_label_efficiency(data: dict[str, Any]) -> Section:
+    budgets = data["labels_per_class"]
+    curves = data["curves"]
+    lines = []
+    if data.get("protocol"):
+        lines += [f"Protocol: {data['protocol']}.", ""]
+
+    def cell(curve: dict[str, Any], i: int) -> str:
+        std = curve.get("std") or []
+        spread = f" ± {100 * std[i]:.1f}" if i < len(std) and std[i] else ""
+        return pct(curve["accuracy"][i]) + spread
+
+    lines += table(["encoder", *[f"{b} / class" for b in budgets]],
+                   [[c["label"], *[cell(c, i) for i in range(len(budgets))]] for c in curves],
+                   align="l" + "r" * len(budgets))
+    lines += ["", "(mean ± sample std over the seeds, in points; the last column is one run)",
+              "", "![label efficiency](figures/label_efficiency.png)"]
+
+    def draw(path: Path) -> None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        families = list(dict.fromkeys(c["name"].removesuffix("_random") for c in curves))
+        for curve in curves:  # a checkpoint and its random init share a colour
+            style = {"ssl": "-", "random": ":", "raw": "--"}.get(curve.get("kind"), "-")
+            colour = f"C{families.index(curve['name'].removesuffix('_random')) % 10}"
+            ax.errorbar(budgets, curve["accuracy"], yerr=curve.get("std"), label=curve["label"],
+                        linestyle=style, marker="o", capsize=3, color=colour)
+        ax.set_xscale("log")
+        ax.set_xlabel("labels per class (log scale)")
+        ax.set_ylabel("linear-probe test accuracy")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        _save(fig, path)
+
+    return lines, [("label_efficiency.png", draw)]
+
+
+def _mae_block(block: dict[str, Any], ratios: Sequence[float], title: str) -> list[str]:
+    mae, interp = block["mae"], block["interpolation"]
+    name = mae.get("checkpoint", "mae")
+    others = block.get("others") or []
+    header = ["mask ratio", f"`{name}` masked MSE", "interpolation masked MSE",
+              "advantage (interp − model)", *[f"`{o['checkpoint']}`" for o in others]]
+    rows = []
+    for i, ratio in enumerate(ratios):
+        adv = mae.get("advantage")
+        rows.append([f"{ratio:.0%}", f"{num(mae['mse'][i])} ± {num(mae['sem'][i])}",
+                     f"{num(interp['mse'][i])} ± {num(interp['sem'][i])}",
+                     num(adv[i]) if adv else "—",
+                     *[f"{num(o['mse'][i])} ± {num(o['sem'][i])}" for o in others]])
+    lines = [f"**{title}** ({num(block.get('n_images', 0))} images). "
+             f"Protocol: {block.get('protocol', '')}.", ""]
+    lines += table(header, rows, align="lrrr" + "r" * len(others))
+    lines += ["", "(mean ± standard error over images)"]
+    if block.get("explanation"):
+        lines += ["", f"Reading (text generated from the numbers): {block['explanation']}"]
+    return lines
+
+
+def section_mae_ratio(data: dict[str, Any]) -> Section:
+    ratios = data["ratios"]
+    lines = _mae_block(data, ratios, "Fashion-MNIST")
+    if data.get("rgb"):
+        lines += [""] + _mae_block(data["rgb"], ratios, "Photo crops")
+    lines += ["", "![MAE vs interpolation](figures/mae_ratio.png)"]
+
+    def draw(path: Path) -> None:
+        plt = _plt()
+        blocks = [("Fashion-MNIST", data)] + ([("photo crops", data["rgb"])]
+                                              if data.get("rgb") else [])
+        fig, axes = plt.subplots(1, len(blocks), figsize=(6 * len(blocks), 4), squeeze=False)
+        for ax, (title, block) in zip(axes[0], blocks, strict=True):
+            series = [(block["mae"].get("checkpoint", "mae"), block["mae"]),
+                      ("interpolation", block["interpolation"]),
+                      *[(o["checkpoint"], o) for o in block.get("others") or []]]
+            for label, curve in series:
+                ax.errorbar(ratios, curve["mse"], yerr=curve["sem"], marker="o", capsize=3,
+                            label=label)
+            ax.set_title(title)
+            ax.set_xlabel("mask ratio")
+            ax.set_ylabel("masked-patch MSE (pixels in [0, 1])")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        _save(fig, path)
+
+    return lines, [("mae_ratio.png", draw)]
+
+
+def section_infonce_tau(data: dict[str, Any]) -> Section:
+    taus = data["taus"]
+    syn = data["synthetic"]
+    real = data.get("real") or {}
+    lines = [f"Synthetic: N={syn.get('n')} pairs, D={syn.get('d')}, noise {syn.get('noise')}, "
+             f"{syn.get('seeds')} seeds; 'aligned' = positives are noisy copies, 'random' = "
+             "unrelated embeddings"
+             + (f"; log(2N−1) = {num(syn['reference_loss'])}" if "reference_loss" in syn else "")
+             + "."]
+    if real:
+        lines[-1] += (f" Real: `{real.get('encoder')}` encoder, {real.get('n_pairs')} pairs of "
+                      "augmented views" + (f" ({real['features']})" if real.get("features")
+                                           else "") + ".")
+    header = ["τ", "synthetic aligned", "synthetic random"]
+    if real.get("loss"):
+        header.append("real (trained encoder)")
+    rows = []
+    for i, tau in enumerate(taus):
+        row = [f"{tau:g}", num(syn["aligned"][i]), num(syn["random"][i])]
+        if real.get("loss"):
+            row.append(num(real["loss"][i]))
+        rows.append(row)
+    lines += [""] + table(header, rows, align="lrrr")
+    lines += ["", "(InfoNCE loss, nats)"]
+
+    def draw(path: Path) -> None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(taus, syn["aligned"], marker="o", label="synthetic aligned")
+        ax.plot(taus, syn["random"], marker="o", label="synthetic random")
+        if real.get("loss"):
+            ax.plot(taus, real["loss"], marker="o", label=f"real ({real.get('encoder')})")
+        ax.set_xscale("log")
+        ax.set_xlabel("temperature τ (log scale)")
+        ax.set_ylabel("InfoNCE loss (nats)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        _save(fig, path)
+
+    return lines, [("infonce_tau.png", draw)]
+
+
+def section_simclr_batch(data: dict[str, Any]) -> Section:
+    runs = data["runs"]
+    lines = [f"Each run sees the same {num(data.get('images_seen'))} images in all; kNN on "
+             "frozen features (weighted, T=0.1) measured along the way.", ""]
+    rows = []
+    for run in runs:
+        last = run["curve"][-1] if run.get("curve") else {}
+        rows.append([run["batch_size"], run.get("steps", "—"), num(run.get("lr"), 5),
+                     pct(last.get("knn_k200")), pct(last.get("knn_k20")),
+                     seconds(run.get("wall_time_s"))])
+    lines += table(["batch size", "steps", "lr", "final kNN k=200", "final kNN k=20",
+                    "wall time"], rows, align="rrrrrr")
+
+    def draw(path: Path) -> None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for run in runs:
+            curve = run.get("curve") or []
+            key = "knn_k200" if any("knn_k200" in p for p in curve) else "knn_k20"
+            points = [(p["images_seen"], p[key]) for p in curve if p.get(key) is not None]
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o",
+                        label=f"batch {run['batch_size']} ({key})")
+        ax.set_xlabel("images seen")
+        ax.set_ylabel("kNN accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        _save(fig, path)
+
+    return lines, [("simclr_batch.png", draw)]
+
+
+def section_dino_collapse(data: dict[str, Any]) -> Section:
+    variants = data["variants"]
+    lines = [f"{num(data.get('steps'))} steps per variant; the recipe: "
+             f"`{data.get('recipe', {})}`.", ""]
+    rows = []
+    for key, variant in variants.items():
+        curve = variant.get("curve") or []
+        last = curve[-1] if curve else {}
+        knn = [p["knn_k20"] for p in curve if p.get("knn_k20") is not None]
+        rows.append([variant.get("label", key), "yes" if variant.get("centering") else "no",
+                     "yes" if variant.get("sharpening") else "no",
+                     f"{num(last.get('teacher_entropy'), 3)} / {num(last.get('max_entropy'), 3)}",
+                     num(last.get("kl_teacher_student"), 3), num(last.get("output_std"), 4),
+                     num(last.get("dominant_dim_share"), 3), pct(knn[-1]) if knn else "—",
+                     variant.get("verdict", "")])
+    lines += table(["variant", "centering", "sharpening", "teacher entropy / max (final)",
+                    "KL(teacher‖student)", "output std", "dominant dim share", "last kNN k=20",
+                    "verdict"], rows, align="lllrrrrrl")
+
+    def draw(path: Path) -> None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for key, variant in variants.items():
+            points = [(p["step"], p["teacher_entropy"]) for p in variant.get("curve") or []
+                      if p.get("teacher_entropy") is not None]
+            if points:
+                ax.plot(*zip(*points, strict=True), label=variant.get("label", key))
+        ax.set_xlabel("step")
+        ax.set_ylabel("teacher entropy (nats)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        _save(fig, path)
+
+    return lines, [("dino_collapse.png", draw)]
+
+
+def section_hard_exercise(data: dict[str, Any]) -> Section:
+    rows = data["rows"]
+    lines = [f"Test accuracy with {num(data.get('labelled_subset'))} labelled images."]
+    if data.get("protocol"):
+        lines[-1] += f" Protocol: {data['protocol']}."
+    lines += [""] + table(
+        ["model", "backbone", "epochs", "accuracy", "wall time"],
+        [[r["model"], r.get("backbone", "—"), r.get("epochs", "—"), pct(r.get("accuracy")),
+          seconds(r.get("wall_time_s"))] for r in rows], align="llrrr")
+    protocols = [(f"{r['model']}, {r.get('epochs', '?')} epochs", r["protocol"]) for r in rows
+                 if r.get("protocol")]
+    if protocols:
+        lines += ["", "Protocol of each row, as recorded:", ""]
+        lines += [f"- {who}: {text}" for who, text in protocols]
+
+    def draw(path: Path) -> None:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for model in dict.fromkeys(r["model"] for r in rows):
+            points = sorted((r["epochs"], r["accuracy"]) for r in rows
+                            if r["model"] == model and r.get("accuracy") is not None)
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o", label=model)
+        ax.set_xscale("log")
+        ax.set_xlabel("epochs on the labelled subset (log scale)")
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        _save(fig, path)
+
+    return lines, [("hard_exercise.png", draw)]
+
+
+SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], Section]]] = [
+    ("probe_table", "Probing the bundled encoders", section_probe_table),
+    ("label_efficiency", "Label efficiency", section_label_efficiency),
+    ("mae_ratio", "MAE: why 75% and not 15%", section_mae_ratio),
+    ("infonce_tau", "InfoNCE against temperature", section_infonce_tau),
+    ("simclr_batch", "SimCLR: batch size at a fixed number of images", section_simclr_batch),
+    ("dino_collapse", "DINO: centring, sharpening and collapse", section_dino_collapse),
+    ("hard_exercise", "Hard exercise: MAE ViT vs TinyUNet vs supervised",
+     section_hard_exercise),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# the checkpoints table
+# --------------------------------------------------------------------------------------------
+
+
+def checkpoints_section(directory: Path) -> list[str]:
+    try:
+        infos = list_checkpoints(directory)
+    except ValueError as error:
+        return [f"The checkpoints in {directory} could not be read: {error}"]
+    if not infos:
+        return [f"No bundled checkpoints in `{directory}`."]
+    rows = []
+    for info in infos:
+        data = ", ".join(f"{name} `{sha[:16]}…`" for name, sha in info.data_sha256.items())
+        rows.append([f"`{info.name}`", info.method, info.backbone,
+                     f"{info.step} of {info.total_steps}", info.batch_size,
+                     seconds(info.wall_time_s), f"{info.data_name or '?'}; {data or '—'}",
+                     f"{info.size_bytes / 1e6:.1f} MB", f"`{info.sha256[:16]}…`"])
+    lines = ["From each checkpoint's config.json and metrics.jsonl (wall time = the trainer's "
+             "last `elapsed_s`); sizes of model.safetensors.", ""]
+    lines += table(["name", "method", "backbone", "steps", "batch", "wall time",
+                    "data (sha256)", "weights", "weights sha256"], rows, align="lllrrrlrl")
+    commands = [(info.name, info.command) for info in infos if info.command]
+    if commands:
+        lines += ["", "Training commands:", ""]
+        lines += [f"- `{name}`: `{command}`" for name, command in commands]
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# the report
+# --------------------------------------------------------------------------------------------
+
+
+def build_report(results_dir: Path, out_dir: Path, checkpoints_dir: Path) -> Path:
+    """Write ``out_dir/results.md`` and ``out_dir/figures/*.png``; returns the Markdown path."""
+    figures_dir = out_dir / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    md = ["# Measured results", "",
+          "Generated by `python3 scripts/make_report.py` from the JSON result files in "
+          f"`{_show(results_dir)}` and the checkpoints in `{_show(checkpoints_dir)}` "
+          "(do not edit by hand; re-run the script). Accuracies are on held-out test images; "
+          "times were measured on a shared CPU, so they are indicative.", "",
+          "## Bundled checkpoints", ""]
+    md += checkpoints_section(checkpoints_dir)
+    for name, title, render in SECTIONS:
+        md += ["", f"## {title}", ""]
+        figure_names: list[str] = []
+        try:
+            data = load_result(name, directory=results_dir)
+        except ResultMissingError:
+            md.append(f"Not measured yet: run `python3 -m ssl_core.experiments.{name}`.")
+            data = None
+        except ValueError as error:
+            md.append(f"The result file could not be read ({error}).")
+            data = None
+        if data is not None:
+            try:
+                lines, figures = render(data)
+            except (KeyError, TypeError, ValueError, IndexError) as error:
+                md.append(f"`{name}.json` does not have the expected shape ({error!r}); re-run "
+                          f"`python3 -m ssl_core.experiments.{name}`.")
+                lines, figures = [], []
+            md += lines
+            for file_name, draw in figures:
+                draw(figures_dir / file_name)
+                figure_names.append(file_name)
+            if figure_names and not any(f"figures/{f}" in line for line in lines
+                                        for f in figure_names):
+                md += [""] + [f"![{name}](figures/{f})" for f in figure_names]
+            if data.get("provenance"):
+                md += provenance_lines(data)
+        for stale in figures_dir.glob(f"{name}*.png"):
+            if stale.name not in figure_names:
+                stale.unlink()
+    known = {name for name, _, _ in SECTIONS}
+    others = [name for name in available_results(directory=results_dir) if name not in known]
+    if others:
+        md += ["", "## Other result files", "",
+               "Measured by other experiments and shown on their pages; not summarised here:", ""]
+        for name in others:
+            try:
+                prov = load_result(name, directory=results_dir).get("provenance") or {}
+            except ValueError as error:
+                md.append(f"- `{name}.json`: could not be read ({error})")
+                continue
+            md.append(f"- `{name}.json`: made by `{prov.get('command', '?')}`, wall time "
+                      f"{seconds(prov.get('wall_time_s'))}")
+    path = out_dir / "results.md"
+    path.write_text("\n".join(line.rstrip() for line in md).rstrip() + "\n", encoding="utf-8")
+    return path
+
+
+def _show(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 scripts/make_report.py",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results-dir", default=str(RESULTS_DIR),
+                        help="folder of result JSON files [assets/results]")
+    parser.add_argument("--out", default=str(ROOT / "outputs"),
+                        help="writes OUT/results.md and OUT/figures/*.png [outputs]")
+    parser.add_argument("--checkpoints", default=str(CHECKPOINTS_DIR),
+                        help="folder of bundled checkpoints [assets/checkpoints]")
+    args = parser.parse_args(argv)
+    path = build_report(Path(args.results_dir), Path(args.out), Path(args.checkpoints))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

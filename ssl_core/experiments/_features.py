@@ -1,0 +1,462 @@
+"""Shared plumbing of the probing experiments: which encoders, on which data, and their features.
+
+``probe_table`` and ``label_efficiency`` evaluate the same list of encoders, built here:
+
+- every bundled checkpoint in ``assets/checkpoints/<name>/`` whose ``config.json`` describes a
+  1-channel 28 x 28 backbone (Fashion-MNIST models: discovered, not hard-coded);
+- for each, the same architecture at random initialisation (``ssl_core.probe``'s baseline, the
+  bar pretraining has to clear);
+- raw pixels (:class:`ssl_core.evaluate.RawPixels`).
+
+Features of the bundled train/test splits are cached as ``.npz`` files in a cache directory (by
+default a folder under the system's temp dir, never inside the repository), keyed by the
+checkpoint's SHA-256 (or the random-init spec) and a hash of the data, so the second experiment
+does not run the encoders again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "CHECKPOINTS_DIR",
+    "DEFAULT_CACHE_DIR",
+    "CheckpointInfo",
+    "EncoderEntry",
+    "ProbeData",
+    "checkpoint_info",
+    "encoder_features",
+    "evaluate_entry",
+    "fashion_encoders",
+    "list_checkpoints",
+    "load_probe_data",
+]
+
+CHECKPOINTS_DIR = Path(__file__).resolve().parents[2] / "assets" / "checkpoints"
+"""Where the bundled checkpoints live: ``assets/checkpoints/<name>/``."""
+
+DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "ssl-explorer-features"
+"""Default feature cache (outside the repository: caches are never committed)."""
+
+FASHION_SHAPE = (1, (28, 28))  # (in_chans, img_size) of a Fashion-MNIST backbone
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What a bundled checkpoint says about itself (config.json, metrics.jsonl, the weights)."""
+
+    name: str  # the directory's name, e.g. "simclr"
+    path: Path  # the checkpoint directory
+    config: dict[str, Any] = field(repr=False)
+    method: str
+    backbone: str
+    in_chans: int
+    img_size: tuple[int, int]
+    step: int | None  # optimizer steps done
+    total_steps: int | None
+    batch_size: int | None  # per device
+    wall_time_s: float | None  # the last ``elapsed_s`` of metrics.jsonl
+    command: str | None  # the command that trained it, when config.json records one
+    sha256: str  # of model.safetensors
+    size_bytes: int  # of model.safetensors
+    data_name: str | None
+    data_sha256: dict[str, str]  # file name -> sha256 of the pretraining data files
+
+    @property
+    def is_fashion(self) -> bool:
+        """True for a 1-channel 28 x 28 backbone (a Fashion-MNIST model)."""
+        return (self.in_chans, self.img_size) == FASHION_SHAPE
+
+
+def _last_elapsed(metrics: Path) -> float | None:
+    """The last ``elapsed_s`` in a metrics.jsonl (None when absent or unreadable)."""
+    if not metrics.is_file():
+        return None
+    last = None
+    for line in metrics.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("elapsed_s"), int | float):
+            last = float(record["elapsed_s"])
+    return last
+
+
+def _recorded_command(directory: Path) -> str | None:
+    """The training command for ``directory`` listed in the bundle's PROVENANCE.md, if any.
+
+    ``scripts/bundle_checkpoints.py provenance`` writes a section "## `name`" per checkpoint
+    with the command in a fenced block; a missing file or section gives None.
+    """
+    provenance = directory.parent / "PROVENANCE.md"
+    if not provenance.is_file():
+        return None
+    lines = provenance.read_text(encoding="utf-8").splitlines()
+    header = f"## `{directory.name}`"
+    if header not in lines:
+        return None
+    in_block = False
+    for line in lines[lines.index(header) + 1:]:
+        if line.startswith("## "):
+            return None
+        if line.startswith("```"):
+            in_block = not in_block
+        elif in_block and line.startswith("python"):
+            return line.strip()
+    return None
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _as_hw(value: Any) -> tuple[int, int]:
+    if isinstance(value, int):
+        return (value, value)
+    return (int(value[0]), int(value[1]))
+
+
+def checkpoint_info(path: str | Path) -> CheckpointInfo:
+    """Read a checkpoint directory's description without building the model.
+
+    The backbone's channels and image size come from the registry's resolved config
+    (``backbone_config(backbone, **backbone_kwargs)``), so a config.json that stores only the
+    overrides is read right. Raises ``ValueError`` when config.json is missing or malformed.
+    """
+    from ssl_core.models.registry import backbone_config
+
+    directory = Path(path)
+    config_file = directory / "config.json"
+    weights = directory / "model.safetensors"
+    if not config_file.is_file() or not weights.is_file():
+        raise ValueError(
+            f"{directory} is not a checkpoint directory: it needs config.json and "
+            "model.safetensors (written by `python -m ssl_core.pretrain`)"
+        )
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{config_file} is not valid JSON ({error}); re-save the run") from error
+    if not isinstance(config, dict) or "backbone" not in config or "method" not in config:
+        raise ValueError(f"{config_file} lacks 'method'/'backbone'; it is not a method checkpoint")
+    resolved = backbone_config(config["backbone"], **config.get("backbone_kwargs", {}))
+    train = config.get("train") or {}
+    data = config.get("data") or {}
+    return CheckpointInfo(
+        name=directory.name,
+        path=directory,
+        config=config,
+        method=str(config["method"]),
+        backbone=str(config["backbone"]),
+        in_chans=int(resolved.get("in_chans", 0)),
+        img_size=_as_hw(resolved.get("img_size", 0)),
+        step=config.get("step"),
+        total_steps=config.get("total_steps"),
+        batch_size=train.get("batch_size"),
+        wall_time_s=_last_elapsed(directory / "metrics.jsonl"),
+        command=config.get("command") or train.get("command") or _recorded_command(directory),
+        sha256=_file_sha256(weights),
+        size_bytes=weights.stat().st_size,
+        data_name=data.get("name"),
+        data_sha256=dict(data.get("files") or {}),
+    )
+
+
+def list_checkpoints(directory: str | Path = CHECKPOINTS_DIR) -> list[CheckpointInfo]:
+    """Every checkpoint directory under ``directory`` (sorted by name); [] when it is absent."""
+    root = Path(directory)
+    if not root.is_dir():
+        return []
+    return [
+        checkpoint_info(child)
+        for child in sorted(root.iterdir())
+        if child.is_dir() and (child / "config.json").is_file()
+    ]
+
+
+@dataclass(frozen=True)
+class EncoderEntry:
+    """One encoder of the tables: how to build it and how to name it."""
+
+    name: str  # row id, e.g. "simclr", "simclr_random", "raw_pixels"
+    label: str  # for people, e.g. "SimCLR, cnn_small_28 (3000 steps)"
+    kind: str  # "ssl" | "random" | "raw"
+    backbone: str
+    cache_key: str  # identifies the weights: checkpoint sha256, random-init spec, "raw"
+    build: Callable[[], nn.Module] = field(repr=False, compare=False)
+    checkpoint: CheckpointInfo | None = field(default=None, repr=False)
+    of: str | None = None  # for a random-init row: the checkpoint whose architecture it copies
+
+
+METHOD_NAMES = {"simclr": "SimCLR", "dino": "DINO", "mae": "MAE", "unet_mae": "U-Net MAE"}
+
+
+def fashion_encoders(
+    directory: str | Path = CHECKPOINTS_DIR,
+    *,
+    seed: int = 0,
+    random_init: bool = True,
+    raw: bool = True,
+    names: Sequence[str] | None = None,
+) -> list[EncoderEntry]:
+    """The Fashion-MNIST encoders to evaluate: each bundled 1 x 28 x 28 checkpoint, then (with
+    ``random_init``) its architecture at random init with ``seed``, then (with ``raw``) raw
+    pixels. ``names`` keeps only those checkpoints (ValueError naming the valid ones otherwise).
+    """
+    from ssl_core.checkpoints import load_encoder
+    from ssl_core.evaluate import RawPixels
+    from ssl_core.probe import _random_init_encoder
+
+    infos = [info for info in list_checkpoints(directory) if info.is_fashion]
+    if names is not None:
+        known = {info.name for info in infos}
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise ValueError(
+                f"no Fashion-MNIST checkpoint named {unknown} in {directory}; available: "
+                f"{', '.join(sorted(known)) or 'none'}"
+            )
+        infos = [info for info in infos if info.name in set(names)]
+    entries: list[EncoderEntry] = []
+    for info in infos:
+        method = METHOD_NAMES.get(info.method, info.method)
+        entries.append(EncoderEntry(
+            name=info.name,
+            label=f"{method}, {info.backbone} ({info.step} steps)",
+            kind="ssl",
+            backbone=info.backbone,
+            cache_key=f"checkpoint:{info.sha256}",
+            build=lambda path=info.path: load_encoder(path),
+            checkpoint=info,
+        ))
+        if random_init:
+            spec = {k: info.config.get(k) for k in
+                    ("method", "method_config", "backbone", "backbone_kwargs")}
+            spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+            entries.append(EncoderEntry(
+                name=f"{info.name}_random",
+                label=f"{info.backbone} as in {info.name}, random init (seed {seed})",
+                kind="random",
+                backbone=info.backbone,
+                cache_key=f"random:{spec_hash}:{seed}",
+                build=lambda config=info.config: _random_init_encoder(config, seed),
+                checkpoint=info,
+                of=info.name,
+            ))
+    if raw:
+        entries.append(EncoderEntry(name="raw_pixels", label="raw pixels (784 values)",
+                                    kind="raw", backbone="none", cache_key="raw",
+                                    build=RawPixels))
+    return entries
+
+
+@dataclass(frozen=True)
+class ProbeData:
+    """Train and test arrays: ``(uint8 images (N, 28, 28), labels (N,))`` each."""
+
+    train: tuple[np.ndarray, np.ndarray] = field(repr=False)
+    test: tuple[np.ndarray, np.ndarray] = field(repr=False)
+    label: str  # describes the data for the protocol strings
+    sha256: str  # of the arrays (the cache key's data half)
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.train[1].max(), self.test[1].max())) + 1
+
+
+def load_probe_data(
+    *, limit_train: int | None = None, limit_test: int | None = None, seed: int = 0
+) -> ProbeData:
+    """Bundled Fashion-MNIST (20,000 train / 10,000 test) as ``python -m ssl_core.probe`` reads
+    it; ``limit_*`` take the same fixed random subsets as its ``--limit-train/--limit-test``."""
+    from ssl_core.data import load_fashion_mnist
+    from ssl_core.probe import _limit
+
+    train = _limit(load_fashion_mnist("train", source="bundled"), limit_train, seed=seed)
+    test = _limit(load_fashion_mnist("test", source="bundled"), limit_test, seed=seed)
+    label = (f"Fashion-MNIST (bundled subset): {len(train[1]):,} train images (labels for the "
+             f"probes), {len(test[1]):,} test images")
+    if limit_train or limit_test:
+        label += " (fixed random subsets)"
+    digest = hashlib.sha256()
+    for array in (*train, *test):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return ProbeData(train=train, test=test, label=label, sha256=digest.hexdigest())
+
+
+# --------------------------------------------------------------------------------------------
+# Features, cached
+# --------------------------------------------------------------------------------------------
+
+Features = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
+
+
+def _cache_file(entry: EncoderEntry, data: ProbeData, cache_dir: Path) -> Path:
+    key = hashlib.sha256(f"{entry.cache_key}|{data.sha256}".encode()).hexdigest()[:32]
+    return cache_dir / f"{entry.name}-{key}.npz"
+
+
+def _read_cache(entry: EncoderEntry, data: ProbeData, cache_dir: Path | None) -> Features | None:
+    if cache_dir is None:
+        return None
+    path = _cache_file(entry, data, cache_dir)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as stored:
+            feats = (stored["x_train"], stored["y_train"], stored["x_test"], stored["y_test"])
+    except (OSError, KeyError, ValueError):
+        return None  # a broken cache file is recomputed, never trusted
+    if not (np.array_equal(feats[1], data.train[1]) and np.array_equal(feats[3], data.test[1])):
+        return None
+    return feats
+
+
+def _write_cache(entry: EncoderEntry, data: ProbeData, cache_dir: Path | None,
+                 feats: Features) -> None:
+    if cache_dir is None:
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = _cache_file(entry, data, cache_dir)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, x_train=feats[0], y_train=feats[1], x_test=feats[2], y_test=feats[3])
+    tmp.replace(path)
+
+
+def encoder_features(
+    entry: EncoderEntry, data: ProbeData, *, cache_dir: str | Path | None = None,
+    batch_size: int = 256,
+) -> Features:
+    """``(x_train (N, D), y_train (N,), x_test (M, D), y_test (M,))`` of ``entry`` on ``data``,
+    from the cache when present (then written to it)."""
+    from ssl_core.evaluate import extract_features
+
+    folder = Path(cache_dir) if cache_dir is not None else None
+    cached = _read_cache(entry, data, folder)
+    if cached is not None:
+        return cached
+    encoder = entry.build()
+    x_train, y_train = extract_features(encoder, data.train, batch_size=batch_size)  # (N, D)
+    x_test, y_test = extract_features(encoder, data.test, batch_size=batch_size)  # (M, D)
+    feats = (x_train, y_train, x_test, y_test)
+    _write_cache(entry, data, folder, feats)
+    return feats
+
+
+class _Recorder(nn.Module):
+    """Wraps an encoder and keeps every ``forward_features`` output, in call order."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.inner = encoder
+        self.outputs: list[Tensor] = []
+        for attribute in ("in_chans", "img_size"):  # what probe._input_adapter looks at
+            if hasattr(encoder, attribute):
+                setattr(self, attribute, getattr(encoder, attribute))
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        z = self.inner.forward_features(x)  # (B, D)
+        self.outputs.append(z.detach().float().cpu())
+        return z
+
+
+def _matches(encoder: nn.Module, images: np.ndarray, recorded: np.ndarray) -> bool:
+    """Whether ``recorded`` (n, D) are the encoder's features of ``images`` (n, 28, 28)."""
+    from ssl_core.evaluate import extract_features
+
+    check, _ = extract_features(encoder, (images, np.zeros(len(images), dtype=np.int64)))
+    return bool(np.allclose(check, recorded, rtol=1e-4, atol=1e-5))
+
+
+class _ReplayMismatch(RuntimeError):
+    """The replayed batches are not the data the cache was made from."""
+
+
+class _Replay(nn.Module):
+    """An "encoder" that returns cached features, checking each batch is the expected images.
+
+    images: uint8 ``(N + M, 28, 28)`` (train then test), features ``(N + M, D)`` in the same
+    order. Any batch that is not exactly the next images (as extract_features scales them)
+    raises :class:`_ReplayMismatch`, so a replay can never hand back the wrong rows.
+    """
+
+    def __init__(self, images: np.ndarray, features: np.ndarray) -> None:
+        super().__init__()
+        self.images = images
+        self.features = torch.from_numpy(np.ascontiguousarray(features))
+        self.cursor = 0
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        b = x.shape[0]
+        chunk = self.images[self.cursor : self.cursor + b]
+        expected = torch.from_numpy(np.array(chunk)).float().div_(255.0)[:, None]  # (B, 1, H, W)
+        if x.shape != expected.shape or not torch.equal(x.cpu(), expected):
+            raise _ReplayMismatch("cached features do not line up with the batches")
+        out = self.features[self.cursor : self.cursor + b]  # (B, D)
+        self.cursor += b
+        return out.to(x.device)
+
+
+def evaluate_entry(
+    entry: EncoderEntry,
+    data: ProbeData,
+    *,
+    labels_per_class: int,
+    max_iter: int = 1000,
+    seed: int = 0,
+    solver: str = "torch",
+    cache_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """``ssl_core.probe.evaluate_encoder`` on ``entry`` (kNN k=200/k=20 T=0.1, linear probe with
+    all labels and with ``labels_per_class``): its dict, with the features cached.
+
+    With cached features the encoder is not run: the cache is replayed batch by batch (each batch
+    checked against the images). Otherwise the features evaluate_encoder extracts (train first,
+    then test) are recorded on the way and cached after a spot check against a direct
+    extraction of a few images.
+    """
+    from ssl_core.probe import evaluate_encoder
+
+    options = dict(labels_per_class=labels_per_class, solver=solver, max_iter=max_iter,
+                   seed=seed, data_label=data.label)
+    folder = Path(cache_dir) if cache_dir is not None else None
+    cached = _read_cache(entry, data, folder)
+    if cached is not None:
+        replay = _Replay(np.concatenate([data.train[0], data.test[0]]),
+                         np.concatenate([cached[0], cached[2]]))
+        try:
+            result = evaluate_encoder(replay, data.train, data.test, **options)
+        except _ReplayMismatch:
+            pass
+        else:
+            return result | {"features_from_cache": True}
+    encoder = entry.build()
+    recorder = _Recorder(encoder)
+    result = evaluate_encoder(recorder, data.train, data.test, **options)
+    n_train, n_test = len(data.train[1]), len(data.test[1])
+    if recorder.outputs and folder is not None:
+        recorded = torch.cat(recorder.outputs).numpy()  # (N + M, D)
+        if recorded.shape[0] == n_train + n_test:
+            k = min(8, n_train, n_test)
+            x_train, x_test = recorded[:n_train], recorded[n_train:]
+            if (_matches(encoder, data.train[0][:k], x_train[:k])
+                    and _matches(encoder, data.test[0][:k], x_test[:k])):
+                _write_cache(entry, data, folder,
+                             (x_train, data.train[1].astype(np.int64), x_test,
+                              data.test[1].astype(np.int64)))
+    return result | {"features_from_cache": False}

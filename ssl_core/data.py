@@ -88,9 +88,10 @@ FASHION_MNIST_CLASSES: tuple[str, ...] = (
     "Bag",
     "Ankle boot",
 )
-# Same list as torchvision.datasets.folder.IMG_EXTENSIONS, so folders behave like ImageFolder.
+# torchvision.datasets.folder.IMG_EXTENSIONS (so folders behave like ImageFolder) plus .gif:
+# Pillow decodes it (an animated GIF gives its first frame), and phones share GIFs.
 IMAGE_EXTENSIONS: tuple[str, ...] = (
-    ".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp",
+    ".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif",
 )
 
 _FASHION_FILES = {

@@ -88,7 +88,7 @@ RECIPES: dict[str, Recipe] = {
             "unet_mae",
             "TinyUNet masked reconstruction of the lesson's hard exercise (1,000-image subset)",
             "--method unet_mae --backbone unet_tiny_28 --limit-images 1000 --epochs 200 "
-            "--batch-size 64",
+            "--batch-size 100 --base-lr 1e-3 --seed 0",
         ),
     )
 }

@@ -1002,9 +1002,11 @@ def _command(method: str, inputs: PickerInputs, data: str) -> tuple[str | None, 
                     "(the starting point) and shows its features; fine-tune it end to end with "
                     "your task's head in transformers, timm or detectron2/mmdetection.")
         return (None, "none",
-                "ssl_core has no supervised trainer. Train from scratch with torchvision's "
-                "classification references or timm's train.py; to start from a self-supervised "
-                "checkpoint instead, pretrain with one of the other options first.")
+                "For small images on one machine, ssl_core.supervised.train_supervised trains a "
+                "registry backbone from scratch on labelled arrays (the hard exercise's "
+                "baseline); at scale, use torchvision's classification references or timm's "
+                "train.py. To start from a self-supervised checkpoint instead, pretrain with one "
+                "of the other options first.")
     command = _pretrain_command(method, inputs, data)
     if inputs.compute != "cpu":
         evaluate = ("--precision bf16-mixed needs an Ampere or newer GPU (16-mixed on a V100). "

@@ -68,7 +68,8 @@ def test_bundled_checkpoint_loads_offline_and_encodes(name, monkeypatch):
         features = encoder.forward_features(torch.rand(2, channels, height, width))
     assert features.ndim == 2 and features.shape[0] == 2 and torch.isfinite(features).all()
     n_method = sum(p.numel() for p in method.parameters())
-    assert n_method > sum(p.numel() for p in encoder.parameters())  # heads + encoder
+    # SimCLR / DINO / MAE add heads to the encoder; the UNet-MAE's U-Net is its own encoder
+    assert n_method >= sum(p.numel() for p in encoder.parameters()) > 0
 
 
 def test_bundle_fits_the_size_cap_and_provenance_names_every_checkpoint():

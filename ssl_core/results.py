@@ -111,6 +111,10 @@ def load_result(name: str, *, directory: str | Path | None = None) -> dict[str, 
     path = result_path(name, directory=directory)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"result file {path} is not UTF-8 text ({error.reason}); re-run its script"
+        ) from error
     except FileNotFoundError:
         raise ResultMissingError(
             f"no measured result {name!r} at {path}; it is produced by "

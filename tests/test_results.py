@@ -36,6 +36,9 @@ def test_corrupt_and_non_object_files_are_refused(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_result("bad", directory=tmp_path)
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ValueError, match=r"binary\.json is not UTF-8"):
+        load_result("binary", directory=tmp_path)
     (tmp_path / "list.json").write_text(json.dumps([1, 2]))
     with pytest.raises(ValueError, match="not a JSON object"):
         load_result("list", directory=tmp_path)

@@ -52,26 +52,6 @@ def test_corrupt_bundled_checkpoint_raises_checkpoint_error(checkpoints):
         resources.load_bundled_encoder("simclr")
 
 
-def test_infonce_page_offers_the_real_mode_only_with_a_checkpoint(checkpoints, open_page, clean):
-    folder = checkpoints / "simclr"
-    folder.mkdir()
-    (folder / "model.safetensors").write_bytes(b"garbage")
-    at = open_page("infonce")
-    clean(at)
-    assert any("could not be read" in i.value for i in at.info)
-    assert not at.radio
-
-    _save_tiny_simclr(folder)
-    at = open_page("infonce")
-    clean(at)
-    assert at.radio(key="nce_mode").options == ["Synthetic",
-                                                    "Real pairs through the SimCLR encoder"]
-    at.radio(key="nce_mode").set_value("real").run()
-    clean(at)
-    assert any("Real mode" in i.value for i in at.info)
-    assert at.query_params == {"nce_mode": "real"}
-
-
 def test_fashion_item_and_photos():
     image, name = resources.fashion_item(0)
     assert image.shape == (28, 28) and image.dtype == "uint8"

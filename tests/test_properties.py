@@ -19,7 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssl_core.losses.dino import MIN_TEMP, DINOCenter, collapse_diagnostics, dino_loss, ema_update
-from ssl_core.losses.infonce import MIN_TAU, info_nce, info_nce_diagnostics
+from ssl_core.losses.infonce import (
+    MIN_TAU,
+    info_nce,
+    info_nce_diagnostics,
+    synthetic_pairs,
+    tau_sweep,
+)
 from ssl_core.losses.mae import mae_loss, per_patch_error
 from ssl_core.masking import (
     MaskResult,
@@ -154,9 +160,116 @@ def test_info_nce_at_the_largest_batch_is_finite():
     assert _finite(z1.grad)
 
 
+# The whole N x D square of the sliders, N in [1, 4096] and D in [1, 2048], with N * D capped so
+# that an example stays cheap (the corner N = 4096 has its own test above).
+MAX_ENTRIES = 1 << 17
+
+
+@st.composite
+def batch_shapes(draw, *, n_min: int = 1, n_max: int = 4096, d_max: int = 2048):
+    # the 2N x 2N similarity matrix costs N^2 whatever D is: mostly small N, a few large ones
+    # (the corner N = 4096 is test_info_nce_at_the_largest_batch_is_finite)
+    n = draw(st.one_of(st.integers(n_min, min(n_max, 512)),
+                       st.sampled_from([v for v in (1024, 2048) if v <= n_max])))
+    d = draw(st.integers(1, max(1, min(d_max, MAX_ENTRIES // n))))
+    return n, d
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, database=None)
+@given(shape=batch_shapes(), tau=TAUS, noise=st.sampled_from([0.0, 0.5, 3.0, math.inf]),
+       seed=SEEDS)
+def test_info_nce_over_the_whole_n_by_d_square(shape, tau, noise, seed):
+    n, d = shape
+    z1, z2 = synthetic_pairs(n, d, noise=noise, seed=seed)
+    z1.requires_grad_(True)
+    loss = info_nce(z1, z2, tau)
+    loss.backward()
+    assert _finite(loss) and 0.0 <= loss.item()
+    assert _finite(z1.grad)
+    if n == 1:  # one pair: the positive is the only candidate
+        assert loss.item() == pytest.approx(0.0, abs=1e-5)
+
+
+@FEW
+@given(shape=batch_shapes(n_min=2, n_max=1024, d_max=512), tau=TAUS,
+       noise=st.floats(0.0, 3.0), anchor=st.floats(0.0, 1.0, exclude_max=True), seed=SEEDS)
+def test_infonce_page_diagnostics_over_its_sliders(shape, tau, noise, anchor, seed):
+    """The InfoNCE page's batch: N in [2, 1024], D in [1, 512], noise in [0, 3], any anchor."""
+    n, d = shape
+    diag = info_nce_diagnostics(*synthetic_pairs(n, d, noise=noise, seed=seed), tau,
+                                anchor=int(anchor * 2 * n))
+    for value in (diag.loss, diag.weights, diag.positive_weight, diag.alignment,
+                  diag.uniformity, diag.anchor_weights, diag.top1_accuracy):
+        assert _finite(value)
+    assert 0.0 <= diag.top1_accuracy <= 1.0
+    assert torch.allclose(diag.anchor_weights.sum(), torch.tensor(1.0), atol=1e-4)
+
+
+@MANY
+@given(
+    n=st.one_of(st.integers(-3, 3), st.sampled_from([True, 2.0, "8"])),
+    d=st.one_of(st.integers(-3, 3), st.sampled_from([False, 4.5])),
+    noise=st.one_of(st.floats(-1.0, 3.0), st.sampled_from([math.nan, math.inf, -math.inf])),
+)
+def test_synthetic_pairs_builds_a_batch_or_says_which_argument_is_wrong(n, d, noise):
+    n_ok = isinstance(n, int) and not isinstance(n, bool) and n >= 1
+    d_ok = isinstance(d, int) and not isinstance(d, bool) and d >= 1
+    noise_ok = not math.isnan(noise) and noise >= 0
+    if n_ok and d_ok and noise_ok:
+        z1, z2 = synthetic_pairs(n, d, noise=noise, seed=0)
+        assert z1.shape == z2.shape == (n, d) and _finite(z1) and _finite(z2)
+    else:
+        first = "n " if not n_ok else "d " if not d_ok else "noise"
+        with pytest.raises(ValueError, match=rf"^{first}"):
+            synthetic_pairs(n, d, noise=noise, seed=0)
+
+
+@FEW
+@given(taus=st.lists(TAUS, min_size=1, max_size=4), n=st.integers(1, 64), d=st.integers(1, 64),
+       noise=st.sampled_from([0.0, 0.5, math.inf]))
+def test_tau_sweep_is_finite_over_the_sliders(taus, n, d, noise):
+    sweep = tau_sweep(taus, n=n, d=d, noise=noise, seeds=range(2))
+    for values in (sweep.aligned, sweep.random, sweep.aligned_sem, sweep.random_sem):
+        assert len(values) == len(taus) and all(math.isfinite(v) for v in values)
+    assert sweep.reference_loss == pytest.approx(math.log(max(2 * n - 1, 1)))
+
+
+def test_tau_sweep_refuses_an_empty_or_invalid_sweep():
+    with pytest.raises(ValueError, match=r"at least one temperature"):
+        tau_sweep((), n=4, d=4)
+    with pytest.raises(ValueError, match=r"at least one seed"):
+        tau_sweep((0.1,), n=4, d=4, seeds=())
+    with pytest.raises(ValueError, match=r"tau must be a finite temperature > 0"):
+        tau_sweep((0.1, 0.0), n=4, d=4)
+
+
 # ----------------------------------------------------------------------------------------------
 # DINO
 # ----------------------------------------------------------------------------------------------
+
+
+@MANY
+@given(
+    momentum=st.one_of(st.floats(-1.0, 2.0), st.sampled_from([0.0, 1.0, math.nan, math.inf])),
+    k=st.integers(1, 256),
+    scale=SCALES,
+    seed=SEEDS,
+)
+def test_dino_center_momentum_over_its_slider_or_a_value_error(momentum, k, scale, seed):
+    if not 0.0 <= momentum <= 1.0:
+        with pytest.raises(ValueError, match=r"center momentum must be in \[0, 1\]"):
+            DINOCenter(k, momentum=momentum)
+        return
+    center = DINOCenter(k, momentum=momentum)
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(2, 8, k, generator=gen) * scale  # (views, B, K)
+    center.update(logits)
+    assert center.center.shape == (1, k) and _finite(center.center)
+    # a convex mix of the old centre (zeros) and the batch mean
+    mean = logits.reshape(-1, k).mean(0, keepdim=True)
+    expected = (1.0 - momentum) * mean
+    assert torch.allclose(center.center, expected, rtol=1e-4, atol=1e-6 * scale)
+
 
 
 @FEW

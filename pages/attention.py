@@ -195,8 +195,17 @@ PARAMS: tuple[Param, ...] = (
 if choices:
     PARAMS = (Param("att_encoder", choices[0], options=tuple(choices)), *PARAMS)
 
+# A shared link may name an encoder this machine lacks (DINOv2 not in the local cache): say so
+# before restore() drops the unknown value, then show what is available.
+linked_encoder = st.query_params.get("att_encoder")
 restore(PARAMS)
 st.title("Attention maps")
+if linked_encoder and linked_encoder not in choices:
+    st.info(f"The link asks for the encoder `{linked_encoder}`, which is not available here"
+            + (" (DINOv2 loads only from the local Hugging Face cache; nothing is downloaded)."
+               if linked_encoder.startswith(HF_PREFIX) else ".")
+            + (f" Showing `{choices[0]}` instead." if choices else ""),
+            icon=":material/info:")
 st.markdown(
     "A ViT's **CLS token** gathers the image into one vector by attending to the patches. DINO "
     "(Caron et al. 2021) noticed that, without any labels, its last-layer CLS attention picks "

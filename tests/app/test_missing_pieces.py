@@ -163,14 +163,7 @@ HF_PAGES: dict[str, dict[str, str]] = {
 }
 
 
-ATTENTION_SMALL_PRINT = pytest.mark.xfail(
-    strict=True, reason="pages/attention.py: a link asking for hf:facebook/dinov2-small where the "
-    "cache lacks it shows the bundled DINO with only a caption, no st.info saying the linked "
-    "model is not available here (the encoder pages say it through app.encoders)")
-
-
-@pytest.mark.parametrize("page", [pytest.param(p, marks=[ATTENTION_SMALL_PRINT] if p ==
-                                               "attention" else []) for p in sorted(HF_PAGES)])
+@pytest.mark.parametrize("page", sorted(HF_PAGES))
 def test_dinov2_not_in_the_local_cache(page, empty_hf_cache, open_page, clean):
     """A link made where DINOv2 was cached, opened where it is not (bundled checkpoints as they
     are): the page says DINOv2 is not available here and works with what it has."""

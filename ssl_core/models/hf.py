@@ -263,12 +263,21 @@ def load_hf_encoder(
     directory = resolve_model_dir(name_or_path, local_only=local_only, cache_dir=cache_dir)
     config = json.loads((directory / "config.json").read_text())
     model_cls = _model_class(config, source=os.fspath(name_or_path))
-    model = model_cls.from_pretrained(
-        directory,
-        local_files_only=True,  # the folder is local; never let transformers look further
-        use_safetensors=True,
-        attn_implementation="eager",
-    )
+    from safetensors import SafetensorError
+
+    try:
+        model = model_cls.from_pretrained(
+            directory,
+            local_files_only=True,  # the folder is local; never let transformers look further
+            use_safetensors=True,
+            attn_implementation="eager",
+        )
+    except SafetensorError as error:  # e.g. a download cut short: a truncated model.safetensors
+        raise ModelNotAvailableError(
+            f"the weights of {os.fspath(name_or_path)!r} in {directory} could not be read "
+            f"({error}); the file is probably truncated: delete that folder and download the "
+            "model again"
+        ) from error
     model.float()  # the encoder computes in float32 whatever dtype the checkpoint was saved in
     saved_size, mean, std = _read_preprocessing(directory)
     encoder = HFEncoder(

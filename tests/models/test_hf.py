@@ -341,6 +341,15 @@ def test_pickled_weights_are_refused(dinov2, tmp_path):
         load_hf_encoder(tmp_path)
 
 
+def test_truncated_weights_say_so(dinov2, tmp_path):
+    folder, _ = dinov2
+    (tmp_path / "config.json").write_bytes((folder / "config.json").read_bytes())
+    data = (folder / "model.safetensors").read_bytes()
+    (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelNotAvailableError, match="probably truncated.*download the model"):
+        load_hf_encoder(tmp_path)
+
+
 def test_unsupported_model_type_is_named(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
     (tmp_path / "model.safetensors").write_bytes(b"")

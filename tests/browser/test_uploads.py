@@ -96,6 +96,17 @@ def test_every_bad_input_is_refused_clearly_and_every_good_one_renders(
             problems.append(f"{file_name} ({len(data):,} bytes, expected {expect}): {problem}")
     assert not problems, f"{upload_route.stem}:\n" + "\n".join(problems)
 
+    # The last case was refused and its error stays while that file sits in the uploader (the
+    # page shows the previous image, the last valid one). Another valid upload (the first, so
+    # that the figure changes) clears it and the page is clean again.
+    case, file_name, data, mime, _ = next(c for c in upload_cases() if c[4] == "ok")
+    before = app.figure_fingerprint()
+    app.upload(file_name, data, mime)
+    problem = app.eventually(functools.partial(_upload_problem, app, case=case,
+                                               file_name=file_name, expect="ok", before=before),
+                             timeout=8.0)
+    assert problem is None, f"{upload_route.stem}: re-uploading {file_name}: {problem}"
+
     before = app.figure_fingerprint()
     moved = app.move_sliders_until(lambda: app.figure_fingerprint() != before)
     moved = moved or app.click_other_radio_option()

@@ -265,7 +265,9 @@ def _raw_pixels() -> nn.Module:
 
 
 @st.cache_resource(show_spinner="Loading the transformers model from the local cache…")
-def _hf_encoder(repo_id: str, cache_dir: str) -> nn.Module:
+def _hf_encoder(repo_id: str, cache_dir: str, weights: str) -> nn.Module:
+    # weights (path, mtime, size of model.safetensors) is part of the cache key: a model
+    # re-fetched or cut short in the cache is loaded again rather than served from memory.
     from ssl_core.models.hf import load_hf_encoder
 
     encoder = load_hf_encoder(repo_id, local_only=True, cache_dir=cache_dir,
@@ -288,7 +290,9 @@ def load_encoder(option: EncoderOption) -> nn.Module:
         from ssl_core.models.hf import ModelNotAvailableError
 
         try:
-            return _hf_encoder(name, option.stamp)
+            from ssl_core.models.hf import weights_stamp
+
+            return _hf_encoder(name, option.stamp, weights_stamp(name, cache_dir=option.stamp))
         except ModelNotAvailableError:
             raise
         except (OSError, RuntimeError, ValueError, SafetensorError) as error:

@@ -32,7 +32,12 @@ from ssl_core.attention import (
 )
 from ssl_core.checkpoints import CONFIG_FILE, CheckpointError, read_json
 from ssl_core.experiments.attention_foreground import THRESHOLD
-from ssl_core.models.hf import ModelNotAvailableError, list_local_models, load_hf_encoder
+from ssl_core.models.hf import (
+    ModelNotAvailableError,
+    list_local_models,
+    load_hf_encoder,
+    weights_stamp,
+)
 from ssl_core.results import ResultMissingError, load_result
 from ssl_core.viz import image_to_batch, records_to_csv, upscale_nearest
 
@@ -63,7 +68,9 @@ def local_dinov2() -> list[str]:
 
 
 @st.cache_resource(show_spinner="Loading DINOv2 from the local cache…")
-def _hf_encoder(name: str) -> torch.nn.Module:
+def _hf_encoder(name: str, stamp: str) -> torch.nn.Module:
+    # stamp (the weights' path, mtime and size) is part of the cache key: a model re-fetched
+    # or cut short in the cache is loaded again rather than served from memory.
     encoder = load_hf_encoder(name, local_only=True, device=device())
     return encoder.eval().requires_grad_(False)
 
@@ -71,7 +78,8 @@ def _hf_encoder(name: str) -> torch.nn.Module:
 def load_choice(choice: str) -> torch.nn.Module | None:
     """The encoder behind a selectbox choice (cached, eval, shared: never modified)."""
     if choice.startswith(HF_PREFIX):
-        return _hf_encoder(choice.removeprefix(HF_PREFIX))
+        name = choice.removeprefix(HF_PREFIX)
+        return _hf_encoder(name, weights_stamp(name))
     return load_bundled_encoder(choice)
 
 

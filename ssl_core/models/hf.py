@@ -241,6 +241,24 @@ def _read_preprocessing(
     return size, cfg.get("image_mean"), cfg.get("image_std")
 
 
+def weights_stamp(
+    name_or_path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None
+) -> str:
+    """A string that changes when the local weights of ``name_or_path`` change: the resolved
+    folder and its model.safetensors' mtime and size ("missing" when not on this machine). For
+    cache keys, so that a model re-fetched (or cut short) in the cache is loaded again."""
+    try:
+        directory = resolve_model_dir(name_or_path, local_only=True, cache_dir=cache_dir)
+    except (ModelNotAvailableError, ValueError, OSError):
+        return "missing"
+    weights = directory / "model.safetensors"
+    try:
+        stat = weights.stat()
+    except OSError:
+        return str(directory)
+    return f"{directory}:{stat.st_mtime_ns}:{stat.st_size}"
+
+
 def load_hf_encoder(
     name_or_path: str | os.PathLike[str],
     *,
@@ -274,7 +292,7 @@ def load_hf_encoder(
         )
     except SafetensorError as error:  # e.g. a download cut short: a truncated model.safetensors
         raise ModelNotAvailableError(
-            f"the weights of {os.fspath(name_or_path)!r} in {directory} could not be read "
+            f"the weights of {os.fspath(name_or_path)!r} in {directory} could not be loaded "
             f"({error}); the file is probably truncated: delete that folder and download the "
             "model again"
         ) from error

@@ -445,7 +445,7 @@ def model_inputs(option: EncoderOption, point_set: PointSet,
                            channels=channels)
 
 
-@st.cache_data(show_spinner="Running the encoder over the images…", max_entries=32)
+@st.cache_data(show_spinner="Running the encoder over the images…", max_entries=8)
 def _features(key: str, stamp: str, kind: str, n: int, path: str, data_stamp: str) -> np.ndarray:
     option = _option_by_key(key)
     point_set = _points(kind, n, path, data_stamp)
@@ -464,7 +464,7 @@ def features(option: EncoderOption, spec: DatasetSpec) -> np.ndarray:
                      _folder_stamp(path) if path else "")
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
+@st.cache_data(show_spinner=False, max_entries=32)
 def _embed(key: str, stamp: str, inputs: np.ndarray) -> np.ndarray:
     encoder = load_encoder(_option_by_key(key))
     feats, _ = extract_features(encoder, (inputs, np.zeros(len(inputs), dtype=np.int64)))
@@ -483,7 +483,7 @@ def has_patch_tokens(option: EncoderOption) -> bool:
     return callable(getattr(load_encoder(option), "patch_tokens", None))
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
+@st.cache_data(show_spinner=False, max_entries=32)
 def _patch_tokens(key: str, stamp: str, inputs: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     encoder = load_encoder(_option_by_key(key))
     x = torch.from_numpy(np.array(inputs)).float().div(255.0)  # (N, H, W[, 3]) in [0, 1]

@@ -86,6 +86,18 @@ CASES = {
         "augmentations", {},
         lambda at, i: at.slider(key="aug_brightness").set_value(round(0.05 * (i % 20), 2)),
     ),
+    "mae ratio slider (photo, bundled mae_rgb)": (
+        "mae", {},
+        lambda at, i: at.slider(key="mae_ratio").set_value(round(0.05 + 0.05 * (i % 19), 2)),
+    ),
+    "mae ratio slider (Fashion-MNIST, bundled mae)": (
+        "mae", {"mae_source": "fashion"},
+        lambda at, i: at.slider(key="mae_ratio").set_value(round(0.05 + 0.05 * (i % 19), 2)),
+    ),
+    "dino_collapse teacher temperature (no run)": (
+        "dino_collapse", {},
+        lambda at, i: at.slider(key="dino_teacher_temp").set_value(round(0.02 + 0.01 * (i % 9), 2)),
+    ),
     "augmentations re-roll (new seed)": (
         "augmentations", {},
         lambda at, i: at.number_input(key="aug_seed").set_value(100 + i),

@@ -77,7 +77,7 @@ PRESETS = {
 }
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=16)
 def traced(image: np.ndarray, spec: object, seed: int, n_views: int | None,
            _pipeline: object = None) -> list[View]:
     """``trace_views`` of ``spec`` (a config), or of ``_pipeline`` when given (``spec`` then

@@ -2,40 +2,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from app import encoders, resources
-from ssl_core.checkpoints import save_checkpoint
-from ssl_core.methods import build_method, method_spec
 
 PAGE = "embeddings"
 KNN = "kNN accuracy (k=20, leave-one-out)"
 
 
-def _save_tiny(directory, method: str) -> None:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1)
-        if method == "simclr":
-            model = build_method("simclr", backbone="cnn_small_28",
-                                 backbone_kwargs={"widths": (8, 16)})
-        else:
-            model = build_method("dino", backbone="vit_tiny_p4_28",
-                                 backbone_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2},
-                                 config={"out_dim": 64, "head_hidden_dim": 32,
-                                         "head_bottleneck_dim": 16})
-    save_checkpoint(directory, state_dict=model.state_dict(),
-                    config=method_spec(model) | {"data": {"name": "Fashion-MNIST, test"}})
-
-
 @pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    root = tmp_path / "checkpoints"
-    _save_tiny(root / "simclr", "simclr")
-    _save_tiny(root / "dino", "dino")
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", root)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no_hf"))
-    return root
+def tiny(tiny_checkpoints):
+    return tiny_checkpoints
 
 
 @pytest.fixture(autouse=True)

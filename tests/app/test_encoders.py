@@ -6,9 +6,9 @@ import torch
 from PIL import Image
 
 from app import encoders, resources
-from ssl_core.checkpoints import CheckpointError, save_checkpoint
+from ssl_core.checkpoints import CheckpointError
 from ssl_core.data import DataError
-from ssl_core.methods import build_method, method_spec
+from tests.app.conftest import save_tiny_encoder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -17,18 +17,7 @@ DATA = {"name": "Fashion-MNIST, bundled stratified subset (train split)"}
 
 def save_tiny(directory, method: str) -> None:
     """A tiny SimCLR (ResNet) or DINO (ViT) checkpoint, seeded, with a data name."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1)
-        if method == "simclr":
-            model = build_method("simclr", backbone="cnn_small_28",
-                                 backbone_kwargs={"widths": (8, 16)})
-        else:
-            model = build_method("dino", backbone="vit_tiny_p4_28",
-                                 backbone_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2},
-                                 config={"out_dim": 64, "head_hidden_dim": 32,
-                                         "head_bottleneck_dim": 16})
-    save_checkpoint(directory, state_dict=model.state_dict(),
-                    config=method_spec(model) | {"data": DATA})
+    save_tiny_encoder(directory, method, data_name=DATA["name"])
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -147,3 +147,32 @@ class Stopwatch:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self._start
+
+
+def measure_and_save(
+    name: str,
+    compute: Callable[[], Mapping[str, Any]],
+    *,
+    argv: Sequence[str] | None,
+    prog: str,
+    directory: str | Path | None = None,
+) -> int:
+    """The tail of an experiment's ``main``: run ``compute``, save its result as ``name`` with
+    the command ``python3 -m ssl_core.experiments.<name> <argv>`` and the wall time, and return
+    an exit code (2 with a one-line message when the data, a checkpoint or an argument is bad).
+    """
+    from ssl_core.checkpoints import CheckpointError
+    from ssl_core.data import DataError
+
+    started = time.perf_counter()
+    try:
+        result = compute()
+    except (CheckpointError, DataError, ValueError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    args = list(argv if argv is not None else sys.argv[1:])
+    command = " ".join(["python3", "-m", f"ssl_core.experiments.{name}", *args])
+    path = save_result(name, result, command=command,
+                       wall_time_s=time.perf_counter() - started, directory=directory)
+    print(f"[{name}] wrote {path}", file=sys.stderr)
+    return 0

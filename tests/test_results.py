@@ -56,3 +56,22 @@ def test_nan_and_reserved_keys_are_refused(tmp_path):
     with pytest.raises(ValueError, match="provenance"):
         save_result("p", {"provenance": {}}, directory=tmp_path)
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_measure_and_save_records_the_command_and_turns_bad_input_into_exit_code_2(
+        tmp_path, capsys):
+    from ssl_core.results import measure_and_save
+
+    code = measure_and_save("demo", lambda: {"x": 1}, argv=["--seeds", "0"], prog="demo",
+                            directory=tmp_path)
+    assert code == 0
+    data = load_result("demo", directory=tmp_path)
+    assert data["x"] == 1
+    assert data["provenance"]["command"] == "python3 -m ssl_core.experiments.demo --seeds 0"
+
+    def bad() -> dict:
+        raise ValueError("n_images must be >= 1")
+
+    assert measure_and_save("bad", bad, argv=[], prog="demo", directory=tmp_path) == 2
+    assert "demo: error: n_images must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "bad.json").exists()

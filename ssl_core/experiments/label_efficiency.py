@@ -141,25 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ssl_core.checkpoints import CheckpointError
-    from ssl_core.data import DataError
-    from ssl_core.results import save_result
+    from ssl_core.results import measure_and_save
 
-    started = time.perf_counter()
-    try:
-        result = run(checkpoints_dir=args.checkpoints, names=args.only, budgets=args.budgets,
-                     seeds=args.seeds, limit_train=args.limit_train,
-                     limit_test=args.limit_test, max_iter=args.max_iter,
-                     cache_dir=args.cache_dir or None)
-    except (CheckpointError, DataError, ValueError) as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
-    command = "python3 -m ssl_core.experiments.label_efficiency" + (
-        " " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-    path = save_result("label_efficiency", result, command=command,
-                       wall_time_s=time.perf_counter() - started, directory=args.results_dir)
-    _log(f"wrote {path}")
-    return 0
+    return measure_and_save(
+        "label_efficiency",
+        lambda: run(checkpoints_dir=args.checkpoints, names=args.only, budgets=args.budgets,
+                    seeds=args.seeds, limit_train=args.limit_train,
+                    limit_test=args.limit_test, max_iter=args.max_iter,
+                    cache_dir=args.cache_dir or None),
+        argv=argv, prog=parser.prog, directory=args.results_dir,
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -323,23 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ssl_core.checkpoints import CheckpointError
-    from ssl_core.data import DataError
-    from ssl_core.results import save_result
+    from ssl_core.results import measure_and_save
 
-    started = time.perf_counter()
-    try:
-        result = run(checkpoints_dir=args.checkpoints, ratios=args.ratios, seeds=args.seeds,
-                     n_images=args.n_images, crops_per_photo=args.crops_per_photo)
-    except (CheckpointError, DataError, ValueError) as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
-    command = "python3 -m ssl_core.experiments.mae_ratio" + (
-        " " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-    path = save_result("mae_ratio", result, command=command,
-                       wall_time_s=time.perf_counter() - started, directory=args.results_dir)
-    _log(f"wrote {path}")
-    return 0
+    return measure_and_save(
+        "mae_ratio",
+        lambda: run(checkpoints_dir=args.checkpoints, ratios=args.ratios, seeds=args.seeds,
+                    n_images=args.n_images, crops_per_photo=args.crops_per_photo),
+        argv=argv, prog=parser.prog, directory=args.results_dir,
+    )
 
 
 if __name__ == "__main__":

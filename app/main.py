@@ -12,7 +12,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the pa
 
 import streamlit as st  # noqa: E402
 
-from app.shell import configure_torch, render_sidebar  # noqa: E402
+from app.shell import configure_torch, freeze_imported_heap, render_sidebar  # noqa: E402
 
 st.set_page_config(page_title="SSL Explorer", page_icon=":material/visibility:", layout="wide")
 configure_torch()
@@ -45,3 +45,4 @@ PAGES = [
 navigation = st.navigation(PAGES)
 render_sidebar()
 navigation.run()
+freeze_imported_heap()  # after the run, so the page's imports are frozen too

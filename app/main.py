@@ -12,9 +12,15 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the pa
 
 import streamlit as st  # noqa: E402
 
-from app.shell import configure_torch, freeze_imported_heap, render_sidebar  # noqa: E402
+from app.shell import (  # noqa: E402
+    configure_torch,
+    freeze_imported_heap,
+    render_sidebar,
+    tune_allocator_once,
+)
 
 st.set_page_config(page_title="SSL Explorer", page_icon=":material/visibility:", layout="wide")
+tune_allocator_once()
 configure_torch()
 if os.environ.get("SSL_EXPLORER_WARM_UMAP", "1") != "0":
     # UMAP's numba compile takes ~16 s once per process: start it in a background thread when

@@ -13,7 +13,9 @@ websocket), which is what many sessions compete for.
 Phases:
 
 1. **cold start**: process start -> ``/_stcore/health`` answers -> the first page finished.
-2. **baseline**: one session alone does the slider workload for ``--baseline-seconds``.
+2. **baseline**: one session alone does the slider workload for ``--baseline-seconds``; then
+   the same session again while ``--trainers`` sessions train DINO live (does one session's
+   training stall another's sliders when the server is not overloaded?).
 3. **load**: ``--sessions`` sessions do the same workload at once for ``--seconds``, while
    ``--trainers`` more sessions open ``/dino_collapse`` and press its Run button again and again
    (honouring the page's ``run_every`` auto-reruns, as the browser does).
@@ -28,9 +30,10 @@ or a rerun over ``--timeout`` s) with their messages; the ``st.error`` messages 
 clear message, not an error); p50/p95/max rerun latency of the baseline and under load (goal: load
 p95 within 3x the baseline); the latency of slider reruns while a training run was in progress
 and the longest gap between two finished slider reruns (a stall would show there); training
-progress (reruns and deltas the trainers received); the server's RSS (start, peak, end); and the
-weights of every model in the server's ``st.cache_resource`` before and after, plus the sha256 of
-the bundled checkpoint files.
+progress (reruns and deltas the trainers received); the server's CPU time per slider rerun and
+the reruns per second the cores could serve at that cost (what bounds the latency under load);
+the server's RSS (start, peak, end); and the weights of every model in the server's
+``st.cache_resource`` before and after, plus the sha256 of the bundled checkpoint files.
 
 How the weights are checked: the server is started through this file (``serve`` mode), which
 runs Streamlit's own CLI in-process after installing a SIGUSR1 handler; on the signal it walks
@@ -174,6 +177,11 @@ class Server:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS in /proc status")
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system, all threads) the server process has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def fingerprints(self, timeout: float = 60.0) -> dict[str, str]:
         """Ask the server for the weights fingerprint of each cached model (SIGUSR1)."""
@@ -593,14 +601,34 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     report["fingerprints_before"] = server.fingerprints()
     report["checkpoints_before"] = checkpoint_hashes()
 
+    cpu0 = server.cpu_s()
     baseline = await slider_worker(server.ws_url, index=0, seconds=args.baseline_seconds,
                                    dwell=args.dwell, seed=args.seed, pages=pages,
                                    timeout=args.timeout)
     report["baseline"] = summarise(baseline)
+    report["baseline"]["cpu_s"] = server.cpu_s() - cpu0
+
+    if args.trainers:
+        # the same single session again, now while the trainers train: does a live training
+        # stall one student's sliders when the server is not overloaded by 30 others?
+        results = await asyncio.gather(
+            slider_worker(server.ws_url, index=0, seconds=args.baseline_seconds,
+                          dwell=args.dwell, seed=args.seed + 1, pages=pages,
+                          timeout=args.timeout),
+            *(trainer_worker(server.ws_url, seconds=args.baseline_seconds,
+                             timeout=args.timeout) for _ in range(args.trainers)))
+        report["baseline_training"] = summarise(results[0])
+        report["baseline_training_gap_s"] = longest_gap(
+            results[0], results[0][0].started if results[0] else 0.0,
+            max((r.finished for r in results[0]), default=0.0))
+        report["baseline_training_errors"] = [
+            e for r in results[0] for e in r.errors] + [
+            e for log in results[1:] for r in log.runs for e in r.errors] + [
+            e for log in results[1:] for e in log.errors]
 
     rss = RssSampler(server)
     rss.start()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), server.cpu_s()
     students = [slider_worker(server.ws_url, index=i, seconds=args.seconds, dwell=args.dwell,
                               seed=args.seed, pages=pages, timeout=args.timeout)
                 for i in range(args.sessions)]
@@ -608,12 +636,15 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
                 for _ in range(args.trainers)]
     results = await asyncio.gather(*students, *trainers)
     t1 = time.perf_counter()
+    load_cpu_s = server.cpu_s() - cpu0
     await rss.stop()
     student_runs = [run for runs in results[:args.sessions] for run in runs]
     logs: list[TrainerLog] = list(results[args.sessions:])
     busy = [span for log in logs for span in log.busy]
 
     report["load"] = summarise(student_runs)
+    report["load"]["cpu_s"] = load_cpu_s
+    report["load"]["seconds"] = t1 - t0
     during = [r for r in student_runs if overlaps(r, busy)]
     report["load_while_training"] = summarise(during)
     sliders_end = max((r.finished for r in student_runs), default=t1)
@@ -623,6 +654,7 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     errors += [e for r in student_runs for e in r.errors]
     errors += [e for log in logs for r in log.runs for e in r.errors]
     errors += [e for log in logs for e in log.errors]
+    errors += report.get("baseline_training_errors", [])
     report["errors"] = errors
     report["page_messages"] = sorted({m for r in student_runs for m in r.messages})
     report["trainers"] = [{"presses": log.presses, "reruns": len(log.runs),
@@ -645,6 +677,22 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     return report
 
 
+def capacity_line(report: dict[str, Any], args: argparse.Namespace) -> str:
+    """What the CPU allows: server CPU per slider rerun (baseline), the reruns per second the
+    machine's cores could serve at that cost, and what the sessions ask for at the goal."""
+    base, load = report["baseline"], report["load"]
+    cores = os.cpu_count() or 1
+    per_rerun = base["cpu_s"] / max(1, base["reruns"])
+    think = 0.5  # mean of the workload's 0.2-0.8 s
+    asked = args.sessions / (think + 3 * base["p95_ms"] / 1e3)
+    return (f"server CPU: {per_rerun * 1e3:.0f} ms per slider rerun alone (baseline); "
+            f"{cores} cores serve at most {cores / per_rerun:.1f} such reruns/s; {args.sessions} "
+            f"sessions at p95 <= 3x baseline would ask for >= {asked:.1f}/s; under load the "
+            f"server used {load['cpu_s']:.0f} CPU-s in {load['seconds']:.0f} s "
+            f"({load['cpu_s'] / load['seconds']:.2f} cores) and finished "
+            f"{load['reruns'] / load['seconds']:.1f} slider reruns/s")
+
+
 def print_report(report: dict[str, Any], args: argparse.Namespace) -> bool:
     """Print the figures; True when the run passed (no errors, weights unchanged, p95 <= 3x)."""
     import torch
@@ -659,11 +707,20 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> bool:
     print(f"{args.sessions} slider sessions + {args.trainers} DINO training sessions for "
           f"{args.seconds:.0f} s; baseline: 1 session for {args.baseline_seconds:.0f} s")
     print(f"{'':<28} {'reruns':>7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-    for label, row in (("baseline (1 session)", base), ("under load", load),
-                       ("under load, while training", during)):
+    rows = [("baseline (1 session)", base)]
+    if "baseline_training" in report:
+        rows.append((f"1 session, {args.trainers} training", report["baseline_training"]))
+    rows += [("under load", load), ("under load, while training", during)]
+    for label, row in rows:
         print(f"{label:<28} {row['reruns']:>7} {row['p50_ms']:>8.0f} {row['p95_ms']:>8.0f} "
               f"{row['max_ms']:>8.0f}")
     print(f"p95 under load / baseline: {ratio:.2f}x (goal <= 3x)")
+    if "baseline_training" in report:
+        alone = report["baseline_training"]
+        print(f"p95 of one session while {args.trainers} sessions train / alone: "
+              f"{alone['p95_ms'] / base['p95_ms']:.2f}x; longest wait between its reruns "
+              f"finishing: {report['baseline_training_gap_s']:.2f} s")
+    print(capacity_line(report, args))
     print(f"longest time with no slider rerun finishing: {report['longest_gap_s']:.2f} s")
     for i, t in enumerate(report["trainers"]):
         print(f"trainer {i}: {t['presses']} presses, {t['reruns']} reruns, {t['deltas']} deltas, "

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
 import sys
 import time
 import types
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +64,48 @@ def test_frozen_objects_are_still_freed_by_reference_counting(unfrozen) -> None:
     shell.freeze_imported_heap()
     del holder[:]
     assert Probe.freed
+
+
+ALLOCATION_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+applied = {}
+if sys.argv[2] == "tuned":
+    from app.shell import tune_allocator
+    applied = tune_allocator()
+big = np.ones(4 << 20, dtype=np.uint8); del big  # a freed 4 MB block raises glibc's threshold
+before = rss_mb()
+blocks = [np.ones(2 << 20, dtype=np.uint8) for _ in range(50)]  # 100 MB of 2 MB arrays
+pin = np.ones(1 << 16, dtype=np.uint8)  # allocated after them and kept
+del blocks
+print(json.dumps({"applied": applied, "kept_mb": rss_mb() - before}))
+"""
+
+
+def _probe(mode: str, env: dict[str, str] | None = None) -> dict:
+    root = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run([sys.executable, "-c", ALLOCATION_PROBE, root, mode], check=True,
+                         capture_output=True, text=True, env={**os.environ, **(env or {})},
+                         timeout=120)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_tuned_allocator_gives_freed_arrays_back_to_the_system() -> None:
+    plain, tuned = _probe("plain"), _probe("tuned")
+    assert plain["kept_mb"] > 50  # glibc's defaults keep the freed 100 MB resident...
+    assert tuned["applied"] == {"mmap_threshold": True, "arena_max": True}
+    assert tuned["kept_mb"] < 5  # ...the app's settings give it back
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_allocator_settings_from_the_environment_win() -> None:
+    tuned = _probe("tuned", {"MALLOC_ARENA_MAX": "4", "MALLOC_MMAP_THRESHOLD_": "4194304"})
+    assert tuned["applied"] == {"mmap_threshold": False, "arena_max": False}

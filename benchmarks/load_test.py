@@ -1,7 +1,7 @@
 """Classroom load: many browser sessions moving sliders on every page while some train DINO live.
 
     python3 benchmarks/load_test.py [--sessions 30] [--trainers 3] [--seconds 60]
-        [--baseline-seconds 20] [--port 8599] [--json out.json]
+        [--baseline-seconds 48] [--port 8599] [--json out.json]
 
 It starts the real server (``streamlit run app/main.py`` on 127.0.0.1, with the repo's
 ``.streamlit/config.toml``) and drives it with headless clients that speak Streamlit's own
@@ -13,7 +13,8 @@ websocket), which is what many sessions compete for.
 Phases:
 
 1. **cold start**: process start -> ``/_stcore/health`` answers -> the first page finished.
-2. **baseline**: one session alone does the slider workload for ``--baseline-seconds``; then
+2. **baseline**: one session alone does the slider workload for ``--baseline-seconds``, on
+   every page in turn (an equal share of the time each, so its mix of pages is the load's); then
    the same session again while ``--trainers`` sessions train DINO live (does one session's
    training stall another's sliders when the server is not overloaded?).
 3. **load**: ``--sessions`` sessions do the same workload at once for ``--seconds``, while
@@ -182,6 +183,19 @@ class Server:
         """CPU seconds (user + system, all threads) the server process has used so far."""
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, *, timeout: float = 180.0, busy_below: float = 0.1) -> float:
+        """Wait until the server uses less than ``busy_below`` of a core for two seconds running
+        (its UMAP warm-up thread compiles for ~15-30 s after the first page); returns the
+        seconds waited."""
+        start = time.perf_counter()
+        quiet, last = 0, self.cpu_s()
+        while quiet < 2 and time.perf_counter() - start < timeout:
+            time.sleep(1.0)
+            now = self.cpu_s()
+            quiet = quiet + 1 if now - last < busy_below else 0
+            last = now
+        return time.perf_counter() - start
 
     def fingerprints(self, timeout: float = 60.0) -> dict[str, str]:
         """Ask the server for the weights fingerprint of each cached model (SIGUSR1)."""
@@ -551,9 +565,12 @@ def percentile(values: Iterable[float], q: float) -> float:
 
 
 def summarise(runs: list[Run]) -> dict[str, float]:
-    times = [r.latency_s * 1e3 for r in runs if r.status == "ok"]
+    ok = [r for r in runs if r.status == "ok"]
+    times = [r.latency_s * 1e3 for r in ok]
+    slowest = max(ok, key=lambda r: r.latency_s, default=None)
     return {"reruns": len(runs), "p50_ms": percentile(times, 50),
-            "p95_ms": percentile(times, 95), "max_ms": max(times, default=float("nan"))}
+            "p95_ms": percentile(times, 95), "max_ms": max(times, default=float("nan")),
+            "slowest_page": slowest.page if slowest else ""}
 
 
 def longest_gap(runs: list[Run], start: float, end: float) -> float:
@@ -598,12 +615,16 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         warm[f"{page}?{query}"] = {"ms": run.latency_s * 1e3, "errors": run.errors}
     await session.close()
     report["warm_up_ms"] = warm
+    # the UMAP warm-up thread must not share the baseline's CPU
+    report["idle_wait_s"] = await asyncio.to_thread(server.wait_idle)
     report["fingerprints_before"] = server.fingerprints()
     report["checkpoints_before"] = checkpoint_hashes()
 
     cpu0 = server.cpu_s()
+    # the baseline visits every page (as the load's sessions together do), for an equal share
+    base_dwell = args.baseline_seconds / len(pages)
     baseline = await slider_worker(server.ws_url, index=0, seconds=args.baseline_seconds,
-                                   dwell=args.dwell, seed=args.seed, pages=pages,
+                                   dwell=base_dwell, seed=args.seed, pages=pages,
                                    timeout=args.timeout)
     report["baseline"] = summarise(baseline)
     report["baseline"]["cpu_s"] = server.cpu_s() - cpu0
@@ -613,7 +634,7 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         # stall one student's sliders when the server is not overloaded by 30 others?
         results = await asyncio.gather(
             slider_worker(server.ws_url, index=0, seconds=args.baseline_seconds,
-                          dwell=args.dwell, seed=args.seed + 1, pages=pages,
+                          dwell=base_dwell, seed=args.seed + 1, pages=pages,
                           timeout=args.timeout),
             *(trainer_worker(server.ws_url, seconds=args.baseline_seconds,
                              timeout=args.timeout) for _ in range(args.trainers)))
@@ -643,6 +664,10 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     busy = [span for log in logs for span in log.busy]
 
     report["load"] = summarise(student_runs)
+    report["per_page"] = {
+        page: {"baseline": summarise([r for r in baseline if r.page == page]),
+               "load": summarise([r for r in student_runs if r.page == page])}
+        for page in sorted({r.page for r in baseline} | {r.page for r in student_runs})}
     report["load"]["cpu_s"] = load_cpu_s
     report["load"]["seconds"] = t1 - t0
     during = [r for r in student_runs if overlaps(r, busy)]
@@ -706,15 +731,20 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> bool:
           f"{report['cold_first_page_s']:.1f} s")
     print(f"{args.sessions} slider sessions + {args.trainers} DINO training sessions for "
           f"{args.seconds:.0f} s; baseline: 1 session for {args.baseline_seconds:.0f} s")
-    print(f"{'':<28} {'reruns':>7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    print(f"{'':<28} {'reruns':>7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  slowest on")
     rows = [("baseline (1 session)", base)]
     if "baseline_training" in report:
         rows.append((f"1 session, {args.trainers} training", report["baseline_training"]))
     rows += [("under load", load), ("under load, while training", during)]
     for label, row in rows:
         print(f"{label:<28} {row['reruns']:>7} {row['p50_ms']:>8.0f} {row['p95_ms']:>8.0f} "
-              f"{row['max_ms']:>8.0f}")
+              f"{row['max_ms']:>8.0f}  /{row['slowest_page']}")
     print(f"p95 under load / baseline: {ratio:.2f}x (goal <= 3x)")
+    print(f"per page (url path): {'baseline p50/p95 ms':>22} {'under load p50/p95 ms':>24}")
+    for page, row in report["per_page"].items():
+        cells = [f"{r['p50_ms']:.0f} / {r['p95_ms']:.0f} ({r['reruns']})" if r["reruns"] else "-"
+                 for r in (row["baseline"], row["load"])]
+        print(f"  {page or 'home':<18} {cells[0]:>22} {cells[1]:>24}")
     if "baseline_training" in report:
         alone = report["baseline_training"]
         print(f"p95 of one session while {args.trainers} sessions train / alone: "
@@ -755,7 +785,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--trainers", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--baseline-seconds", type=float, default=20.0)
+    parser.add_argument("--baseline-seconds", type=float, default=48.0,
+                        help="the single session's time, shared equally by every page")
     parser.add_argument("--dwell", type=float, default=10.0,
                         help="seconds a session stays on a page before the next")
     parser.add_argument("--timeout", type=float, default=120.0,

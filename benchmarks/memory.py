@@ -52,6 +52,10 @@ async def reruns(session: load_test.Session, n: int, rng: random.Random,
 async def measure(args: argparse.Namespace, server: load_test.Server) -> list[dict[str, Any]]:
     rng = random.Random(args.seed)
     session, first = await load_test.new_session(server.ws_url, timeout=args.timeout)
+    # the app's UMAP warm-up thread (started with the first page) imports and compiles for
+    # ~15-30 s and grows the RSS by ~100 MB: that is start-up, not the first page's reruns
+    waited = await asyncio.to_thread(server.wait_idle)
+    print(f"(waited {waited:.0f} s for the server to go idle after its first page)", flush=True)
     variants = load_test.page_variants(sorted(session.pages), only=args.pages)
     rows = []
     for page, query in variants:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
 import sys
 import threading
+from collections.abc import Iterator
 
 import streamlit as st
 import torch
@@ -122,3 +124,35 @@ def tune_allocator() -> dict[str, bool]:
 def tune_allocator_once() -> dict[str, bool]:
     """:func:`tune_allocator`, once per process."""
     return tune_allocator()
+
+
+BACKGROUND_NICENESS = 10
+
+
+@contextlib.contextmanager
+def lower_thread_priority(niceness: int = BACKGROUND_NICENESS) -> Iterator[bool]:
+    """Run the block at a lower CPU priority, this thread only (Linux; elsewhere unchanged).
+
+    For long work one session asks for, such as the DINO page's live training: Streamlit runs
+    every session's script in a thread of the one server process, and torch computes in the
+    calling thread (the app uses one intra-op thread), so a niced training thread leaves the
+    cores to the other sessions' slider reruns when they need them and keeps them when they
+    do not. Linux applies ``setpriority(PRIO_PROCESS, tid)`` to the one thread. Yields whether
+    the priority was lowered; on the way out it is raised back where the system allows (an
+    unprivileged process may not; the thread then ends with its script run).
+    """
+    if not sys.platform.startswith("linux"):
+        yield False
+        return
+    tid = threading.get_native_id()
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, before + niceness))
+    except OSError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, tid, before)

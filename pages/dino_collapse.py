@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import figures
+from app.shell import lower_thread_priority
 from app.state import Param, restore, share
 from app.widgets import preset_buttons
 from ssl_core.experiments.dino_collapse import (
@@ -225,22 +226,23 @@ if run_clicked and settings is not None:
     rows: list[dict[str, float]] = []
     report: dict[str, Any] = {}
     try:
-        for report in live_run(settings, steps=steps, time_limit_s=limit, every=REPORT_EVERY):
-            step = report["row"]["step"]
-            if rows and rows[-1]["step"] == step:  # the final report may repeat the last step
-                continue
-            rows.append(report["row"])
-            progress.progress(min(step / steps, 1.0),
-                              text=f"step {step} / {steps} · {report['steps_per_s']:.1f} steps/s"
-                                   f" · {report['elapsed_s']:.0f} s")
-            verdict_slot.markdown(f"**Verdict so far:** {report['verdict']}")
-            draw_panels({"live": ("this run", rows)}, key=f"dino_live_{step}", highlight=None,
-                        slots=slots, static=False)
-            with profile_slot:
-                st.plotly_chart(profile_figure(report["teacher_histogram"],
-                                               report["teacher_row_profile"],
-                                               title=f"Teacher output at step {step}"),
-                                key=f"dino_live_profile_{step}")
+        with lower_thread_priority():  # other sessions' sliders go first (app/shell.py)
+            for report in live_run(settings, steps=steps, time_limit_s=limit, every=REPORT_EVERY):
+                step = report["row"]["step"]
+                if rows and rows[-1]["step"] == step:  # the final report may repeat the last step
+                    continue
+                rows.append(report["row"])
+                progress.progress(min(step / steps, 1.0),
+                                  text=f"step {step} / {steps} · {report['steps_per_s']:.1f} "
+                                       f"steps/s · {report['elapsed_s']:.0f} s")
+                verdict_slot.markdown(f"**Verdict so far:** {report['verdict']}")
+                draw_panels({"live": ("this run", rows)}, key=f"dino_live_{step}", highlight=None,
+                            slots=slots, static=False)
+                with profile_slot:
+                    st.plotly_chart(profile_figure(report["teacher_histogram"],
+                                                   report["teacher_row_profile"],
+                                                   title=f"Teacher output at step {step}"),
+                                    key=f"dino_live_profile_{step}")
     except ValueError as error:
         st.error(f"The run stopped: {error}", icon=":material/error:")
     else:

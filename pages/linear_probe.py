@@ -12,7 +12,6 @@ and the published ImageNet figures the lesson quotes.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -21,7 +20,7 @@ import streamlit as st
 from plotly.colors import qualitative
 
 from app import encoders, figures
-from app.resources import fashion_mnist
+from app.resources import SharedResults, fashion_mnist
 from app.state import Param, restore, share
 from ssl_core.checkpoints import CheckpointError
 from ssl_core.data import DataError
@@ -54,18 +53,25 @@ PARAMS = (
 
 
 @st.cache_resource(show_spinner=False)
-def _probe_results() -> OrderedDict:
-    """Probe rows already measured in this process, keyed by (encoder, weights, labels)."""
-    return OrderedDict()
+def _probe_results() -> SharedResults:
+    """Probe rows measured in this process, keyed by (encoder, weights, labels, test items);
+    sessions asking for a row being fitted wait for it (30 students on this page, 11 label
+    choices: the same probes are asked for again and again)."""
+    return SharedResults(max_entries=256)
 
 
 def measured_probe(option: encoders.EncoderOption, labels: str,
                    progress: Callable[[float, str], None]) -> dict:
     """The probe row for ``option`` with ``labels`` per class (computed once per process)."""
-    store = _probe_results()
-    key = (option.key, option.stamp, labels, TEST_ITEMS)
-    if key in store:
-        return store[key]
+    return _probe_results().get(
+        (option.key, option.stamp, labels, TEST_ITEMS),
+        lambda: _fit_probe(option, labels, progress),
+        on_wait=lambda: progress(0.0, "Another session is fitting this probe: waiting for its "
+                                      "result…"))
+
+
+def _fit_probe(option: encoders.EncoderOption, labels: str,
+               progress: Callable[[float, str], None]) -> dict:
     test_spec = encoders.DatasetSpec("fashion", TEST_ITEMS)
     test_points = encoders.points(test_spec)
     progress(0.0, "Features of the test images…")
@@ -92,9 +98,6 @@ def measured_probe(option: encoders.EncoderOption, labels: str,
     row = budget_probe(features_of, train.labels, test_feats, test_points.labels,
                        n_per_class=labels if labels == "all" else int(labels), seeds=SEEDS,
                        progress=on_seed)
-    store[key] = row
-    while len(store) > 256:
-        store.popitem(last=False)
     return row
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -109,3 +110,24 @@ def test_tuned_allocator_gives_freed_arrays_back_to_the_system() -> None:
 def test_allocator_settings_from_the_environment_win() -> None:
     tuned = _probe("tuned", {"MALLOC_ARENA_MAX": "4", "MALLOC_MMAP_THRESHOLD_": "4194304"})
     assert tuned["applied"] == {"mmap_threshold": False, "arena_max": False}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_lower_thread_priority_nices_this_thread_only() -> None:
+    seen = {}
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.main_thread().native_id)
+
+    def work() -> None:
+        tid = threading.get_native_id()
+        seen["before"] = os.getpriority(os.PRIO_PROCESS, tid)
+        with shell.lower_thread_priority(5) as lowered:
+            seen["lowered"] = lowered
+            seen["inside"] = os.getpriority(os.PRIO_PROCESS, tid)
+            seen["main"] = os.getpriority(os.PRIO_PROCESS, threading.main_thread().native_id)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(10)
+    assert seen["lowered"] is True
+    assert seen["inside"] == min(19, seen["before"] + 5)
+    assert seen["main"] == main_before  # the rest of the server is unchanged

@@ -8,10 +8,7 @@ off, and never mutated (every session and thread shares them). Arrays come throu
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -143,51 +140,3 @@ def load_bundled_method(name: str) -> torch.nn.Module | None:
     _loaded_models().add(name, f"{type(method).__name__}, {n_params / 1e6:.2f} M parameters")
     return method
 
-
-class SharedResults:
-    """Results computed once per process and key, shared by every session (thread-safe).
-
-    For work whose progress a page shows while it runs (``st.cache_data`` would replay the
-    progress bar), such as the linear probe: the first session to ask computes; sessions asking
-    for the same key meanwhile wait for its result (``on_wait`` tells them) instead of all
-    computing it, which under a class's load multiplies the work. At most ``max_entries``
-    results are kept (least recently used dropped). A failed computation is not stored: the
-    next caller tries again.
-    """
-
-    def __init__(self, max_entries: int = 256) -> None:
-        self.max_entries = max_entries
-        self._results: OrderedDict[Hashable, Any] = OrderedDict()
-        self._guard = threading.Lock()
-        self._locks: dict[Hashable, threading.Lock] = {}
-
-    def __len__(self) -> int:
-        return len(self._results)
-
-    def _lookup(self, key: Hashable) -> tuple[bool, Any]:
-        with self._guard:
-            if key in self._results:
-                self._results.move_to_end(key)
-                return True, self._results[key]
-            return False, None
-
-    def get(self, key: Hashable, compute: Callable[[], Any],
-            on_wait: Callable[[], None] | None = None) -> Any:
-        found, value = self._lookup(key)
-        if found:
-            return value
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        if lock.locked() and on_wait is not None:
-            on_wait()
-        with lock:
-            found, value = self._lookup(key)
-            if found:
-                return value
-            value = compute()
-            with self._guard:
-                self._results[key] = value
-                while len(self._results) > self.max_entries:
-                    old, _ = self._results.popitem(last=False)
-                    self._locks.pop(old, None)
-            return value

@@ -5,10 +5,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
 import streamlit as st
 import torch
@@ -156,3 +161,84 @@ def lower_thread_priority(niceness: int = BACKGROUND_NICENESS) -> Iterator[bool]
     finally:
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, tid, before)
+
+
+@dataclass
+class Job:
+    """A computation running off the script thread: its progress, then its result or error."""
+
+    fraction: float = 0.0
+    text: str = "Queued behind other sessions' computations…"
+    result: Any = None
+    error: BaseException | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def done(self) -> bool:
+        return self.finished.is_set()
+
+    def report(self, fraction: float, text: str) -> None:
+        """The job's progress callback: where it is, in [0, 1], and what it is doing."""
+        self.fraction, self.text = min(max(float(fraction), 0.0), 1.0), text
+
+
+class BackgroundJobs:
+    """Long computations (seconds to minutes) run by worker threads, once per key per process.
+
+    A page submits ``fn(report)`` under a key and returns at once, showing the job's progress
+    (``st.fragment(run_every=...)``) until it is done: the page stays responsive, the student
+    can change a setting meanwhile, and a rerun never blocks for the whole computation (under a
+    class's load, a linear probe on 20,000 images inside a rerun took over 2 minutes). Sessions
+    asking for the same key share one job. Workers run at a lower thread priority
+    (:func:`lower_thread_priority`), so slider reruns go first. Finished jobs are kept (up to
+    ``max_entries``, least recently asked dropped); a failed job is replaced by a fresh one on the
+    next submit.
+    """
+
+    THREAD_PREFIX = "ssl-explorer-job"
+
+    def __init__(self, workers: int = 2, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._executor = ThreadPoolExecutor(max_workers=workers,
+                                            thread_name_prefix=self.THREAD_PREFIX)
+        self._jobs: OrderedDict[Hashable, Job] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def submit(self, key: Hashable, fn: Callable[[Callable[[float, str], None]], Any]) -> Job:
+        with self._guard:
+            job = self._jobs.get(key)
+            if job is not None and not (job.done and job.error is not None):
+                self._jobs.move_to_end(key)
+                return job
+            job = self._jobs[key] = Job()
+            finished = [k for k, j in self._jobs.items() if j.done]
+            for old in finished[: max(0, len(self._jobs) - self.max_entries)]:
+                del self._jobs[old]
+        self._executor.submit(self._run, job, fn)
+        return job
+
+    @staticmethod
+    def _run(job: Job, fn: Callable[[Callable[[float, str], None]], Any]) -> None:
+        job.report(0.0, "Starting…")
+        try:
+            with lower_thread_priority():
+                job.result = fn(job.report)
+        except BaseException as error:  # handed to the page, which shows or re-raises it
+            job.error = error
+        finally:
+            job.finished.set()
+
+
+class _NoContextWarningFromJobs(logging.Filter):
+    """Job threads call ``st.cache_data`` functions outside any session, on purpose; Streamlit
+    logs "missing ScriptRunContext" for each. Only those threads' warnings are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.threadName or "").startswith(BackgroundJobs.THREAD_PREFIX)
+
+
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+    _NoContextWarningFromJobs())

@@ -20,7 +20,8 @@ import streamlit as st
 from plotly.colors import qualitative
 
 from app import encoders, figures
-from app.resources import SharedResults, fashion_mnist
+from app.resources import fashion_mnist
+from app.shell import BackgroundJobs, Job
 from app.state import Param, restore, share
 from ssl_core.checkpoints import CheckpointError
 from ssl_core.data import DataError
@@ -53,21 +54,20 @@ PARAMS = (
 
 
 @st.cache_resource(show_spinner=False)
-def _probe_results() -> SharedResults:
-    """Probe rows measured in this process, keyed by (encoder, weights, labels, test items);
-    sessions asking for a row being fitted wait for it (30 students on this page, 11 label
-    choices: the same probes are asked for again and again)."""
-    return SharedResults(max_entries=256)
+def _probe_jobs() -> BackgroundJobs:
+    """Probe fits of this process, keyed by (encoder, weights, labels, test items): run off the
+    script thread, shared by every session asking for the same one (30 students on this page
+    with 11 label choices ask for the same probes again and again)."""
+    return BackgroundJobs(workers=2, max_entries=256)
 
 
-def measured_probe(option: encoders.EncoderOption, labels: str,
-                   progress: Callable[[float, str], None]) -> dict:
-    """The probe row for ``option`` with ``labels`` per class (computed once per process)."""
-    return _probe_results().get(
-        (option.key, option.stamp, labels, TEST_ITEMS),
-        lambda: _fit_probe(option, labels, progress),
-        on_wait=lambda: progress(0.0, "Another session is fitting this probe: waiting for its "
-                                      "result…"))
+@st.fragment(run_every=0.5)
+def show_progress(job: Job) -> None:
+    """The running probe's progress, polled; the whole page reruns when it is done."""
+    if job.done:
+        st.rerun()
+    st.progress(job.fraction, text=job.text)
+    st.caption("The page stays usable while the probe runs: change a setting at any time.")
 
 
 def _fit_probe(option: encoders.EncoderOption, labels: str,
@@ -121,15 +121,17 @@ with input_col:
     st.caption("DINOv2 / ViT-MAE are not offered here: 22,000 images at 224 px take many minutes "
                "on a CPU. `python3 -m ssl_core.probe` measures them offline.")
 with result_col:
-    bar = st.progress(0.0, text="Starting…")
-    try:
-        row = measured_probe(option, labels, lambda f, text: bar.progress(min(f, 1.0), text=text))
-    except ERRORS as error:
-        bar.empty()
-        st.error(f"{option.label}: {error}", icon=":material/error:")
-        row = None
+    job = _probe_jobs().submit((option.key, option.stamp, labels, TEST_ITEMS),
+                               lambda report: _fit_probe(option, labels, report))
+    row = None
+    if not job.done:
+        show_progress(job)
+    elif isinstance(job.error, ERRORS):
+        st.error(f"{option.label}: {job.error}", icon=":material/error:")
+    elif job.error is not None:
+        raise job.error
     else:
-        bar.empty()
+        row = job.result
         spread = f"{row['std_accuracy']:.1%}" if len(row["accuracies"]) > 1 else ""
         st.metric(f"Test accuracy, {labels} label(s) per class", f"{row['mean_accuracy']:.1%}",
                   help="Fraction of the test items the probe classifies correctly.")

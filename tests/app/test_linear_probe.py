@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -34,13 +35,25 @@ def tiny(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _finished(at, timeout: float = 120.0):
+    """Rerun until the probe (a background job) is done and the page shows its result, as the
+    browser does through the page's run_every fragment."""
+    deadline = time.monotonic() + timeout
+    while not [m for m in at.metric if m.label.startswith("Test accuracy")] and not at.error:
+        assert time.monotonic() < deadline, "the probe did not finish"
+        assert any("stays usable" in c.value for c in at.caption)  # the progress is shown
+        time.sleep(0.05)
+        at.run()
+    return at
+
+
 def _accuracy(at) -> float:
-    (metric,) = [m for m in at.metric if m.label.startswith("Test accuracy")]
+    (metric,) = [m for m in _finished(at).metric if m.label.startswith("Test accuracy")]
     return float(metric.value.rstrip("%")) / 100
 
 
 def test_probe_without_measured_results(tiny, open_page, clean):
-    at = open_page(PAGE, {"lp_labels": "2"})
+    at = _finished(open_page(PAGE, {"lp_labels": "2"}))
     clean(at)
     assert not at.error
     assert at.selectbox(key="lp_enc").value == "ckpt:simclr"
@@ -60,7 +73,7 @@ def test_more_labels_help_raw_pixels(tiny, open_page, clean):
     at = open_page(PAGE, {"lp_enc": "raw", "lp_labels": "1"})
     one = _accuracy(at)
     at.select_slider(key="lp_labels").set_value("50").run()
-    clean(at)
+    clean(_finished(at))
     assert _accuracy(at) > one
     assert at.query_params == {"lp_enc": "raw", "lp_labels": "50"}
 
@@ -70,7 +83,7 @@ def test_all_labels_of_a_small_training_set(tiny, monkeypatch, open_page, clean)
     idx = np.concatenate([np.flatnonzero(train.labels == c)[:15] for c in range(10)])
     small = ArrayImageDataset(np.array(train.images[idx]), train.labels[idx], train.classes)
     monkeypatch.setattr(resources, "fashion_mnist", lambda: small)
-    at = open_page(PAGE, {"lp_labels": "all", "lp_enc": "random:simclr"})
+    at = _finished(open_page(PAGE, {"lp_labels": "all", "lp_enc": "random:simclr"}))
     clean(at)
     assert 0.0 <= _accuracy(at) <= 1.0
     assert any("on 150 labelled training images" in c.value for c in at.caption)
@@ -88,7 +101,7 @@ def test_measured_curves_and_hard_exercise_are_shown(tiny, open_page, clean):
         "labelled_subset": 1000, "rows": [{
             "model": "MAE ViT", "backbone": "vit_tiny_p4_28", "epochs": 10, "accuracy": 0.7123,
             "protocol": "probe on 1,000 labels", "wall_time_s": 12.34}]}))
-    at = open_page(PAGE, {"lp_labels": "1"})
+    at = _finished(open_page(PAGE, {"lp_labels": "1"}))
     clean(at)
     assert not at.info
     (chart,) = at.get("plotly_chart")
@@ -102,7 +115,7 @@ def test_broken_result_file_is_a_message(tiny, open_page, clean):
     folder.mkdir()
     (folder / "label_efficiency.json").write_text("{not json")
     (folder / "hard_exercise.json").write_text(json.dumps({"rows": [{"model": "x"}]}))
-    at = open_page(PAGE, {"lp_labels": "1"})
+    at = _finished(open_page(PAGE, {"lp_labels": "1"}))
     clean(at)
     assert len(at.info) == 2
     assert len(at.get("plotly_chart")) == 1  # the live point is still drawn

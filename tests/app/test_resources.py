@@ -1,13 +1,9 @@
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 import torch
 
 from app import resources
-from app.resources import SharedResults
 from ssl_core.checkpoints import CheckpointError, save_checkpoint
 from ssl_core.methods import build_method, method_spec
 
@@ -66,46 +62,3 @@ def test_fashion_item_and_photos():
     assert resources.DEFAULT_PHOTO in resources.photo_names()
     assert resources.photo(resources.DEFAULT_PHOTO).shape[-1] == 3
 
-
-# --- SharedResults: once per key across sessions ------------------------------------------------
-
-
-def test_shared_results_compute_once_while_others_wait() -> None:
-    shared = SharedResults(max_entries=4)
-    calls, waited = [], []
-    started = threading.Event()
-
-    def slow() -> str:
-        calls.append(threading.get_ident())
-        started.set()
-        time.sleep(0.3)
-        return "row"
-
-    results: list[str] = []
-    first = threading.Thread(target=lambda: results.append(shared.get("k", slow)))
-    first.start()
-    started.wait(5)
-    others = [threading.Thread(target=lambda: results.append(
-        shared.get("k", slow, on_wait=lambda: waited.append(1)))) for _ in range(3)]
-    for t in others:
-        t.start()
-    for t in (first, *others):
-        t.join(5)
-    assert results == ["row"] * 4
-    assert len(calls) == 1  # the three late sessions got the first one's result
-    assert len(waited) == 3  # and were told they were waiting
-
-
-def test_shared_results_bounded_and_failures_not_stored() -> None:
-    shared = SharedResults(max_entries=2)
-    for key in "abc":
-        shared.get(key, lambda key=key: key.upper())
-    assert len(shared) == 2
-    assert shared.get("a", lambda: "again") == "again"  # "a" was the least recently used
-
-    def fails() -> str:
-        raise ValueError("bad settings")
-
-    with pytest.raises(ValueError, match="bad settings"):
-        shared.get("x", fails)
-    assert shared.get("x", lambda: "ok") == "ok"

@@ -131,3 +131,65 @@ def test_lower_thread_priority_nices_this_thread_only() -> None:
     assert seen["lowered"] is True
     assert seen["inside"] == min(19, seen["before"] + 5)
     assert seen["main"] == main_before  # the rest of the server is unchanged
+
+
+# --- BackgroundJobs: long computations off the script thread ------------------------------------
+
+
+def _wait(job: shell.Job, timeout: float = 10.0) -> shell.Job:
+    assert job.finished.wait(timeout), "the job did not finish"
+    return job
+
+
+def test_jobs_run_off_the_caller_once_per_key_with_progress() -> None:
+    jobs = shell.BackgroundJobs(workers=2)
+    release, calls, threads = threading.Event(), [], []
+
+    def fit(report):
+        calls.append(1)
+        threads.append(threading.current_thread().name)
+        report(0.5, "halfway")
+        assert release.wait(10)
+        return {"accuracy": 0.8}
+
+    job = jobs.submit("probe", fit)
+    again = jobs.submit("probe", fit)  # a second session asking for the same probe
+    assert again is job
+    deadline = time.monotonic() + 10
+    while job.text != "halfway":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not job.done and job.fraction == 0.5  # the submitting script was not blocked
+    release.set()
+    assert _wait(job).result == {"accuracy": 0.8} and job.error is None
+    assert calls == [1] and threads[0].startswith(shell.BackgroundJobs.THREAD_PREFIX)
+    assert jobs.submit("probe", fit) is job  # a finished job is kept
+
+
+def test_a_failed_job_keeps_its_error_and_is_retried_on_the_next_submit() -> None:
+    jobs = shell.BackgroundJobs(workers=1)
+
+    def fails(report):
+        raise ValueError("labels per class must be >= 1")
+
+    failed = _wait(jobs.submit("k", fails))
+    assert isinstance(failed.error, ValueError) and failed.result is None
+    retried = _wait(jobs.submit("k", lambda report: "ok"))
+    assert retried is not failed and retried.result == "ok"
+
+
+def test_finished_jobs_are_bounded() -> None:
+    jobs = shell.BackgroundJobs(workers=1, max_entries=3)
+    for i in range(6):
+        _wait(jobs.submit(i, lambda report, i=i: i))
+    assert len(jobs) <= 4  # the newest (just submitted) plus at most max_entries finished
+    assert _wait(jobs.submit(5, lambda report: "recomputed")).result == 5  # the newest is kept
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_job_threads_run_at_a_lower_priority() -> None:
+    jobs = shell.BackgroundJobs(workers=1)
+    job = _wait(jobs.submit("nice", lambda report: os.getpriority(
+        os.PRIO_PROCESS, threading.get_native_id())))
+    assert job.result == min(19, os.getpriority(os.PRIO_PROCESS, 0)
+                             + shell.BACKGROUND_NICENESS)

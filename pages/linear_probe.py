@@ -4,10 +4,12 @@ Inputs: an encoder (``app.encoders``; the transformers models are left out: 22,0
 224 px take many minutes on a CPU) and the labels per class (1 ... all 2,000 of the bundled
 Fashion-MNIST training subset). ``ssl_core.represent.budget_probe`` trains the frozen probe
 (``ssl_core.evaluate.linear_probe``) on the drawn labels, three draws averaged, and scores it on
-2,000 test items; features are computed only for the drawn images, in chunks, with a progress
-bar. Beside it: the measured label-efficiency curves of every bundled encoder
-(``load_result("label_efficiency")``), the hard exercise's table (``load_result("hard_exercise")``)
-and the published ImageNet figures the lesson quotes.
+2,000 test items; features are computed only for the drawn images, in chunks. The fit runs as a
+background job (``app.shell.BackgroundJobs``, shared by sessions asking for the same probe) whose
+progress a ``run_every`` fragment shows, so the page answers at once. Beside it: the measured
+label-efficiency curves of every bundled encoder (``load_result("label_efficiency")``), the hard
+exercise's table (``load_result("hard_exercise")``) and the published ImageNet figures the lesson
+quotes.
 """
 
 from __future__ import annotations
@@ -120,18 +122,29 @@ with input_col:
     labels = st.select_slider("Labels per class", LABEL_CHOICES, key="lp_labels")
     st.caption("DINOv2 / ViT-MAE are not offered here: 22,000 images at 224 px take many minutes "
                "on a CPU. `python3 -m ssl_core.probe` measures them offline.")
-with result_col:
+def probe_row(option: encoders.EncoderOption, labels: str) -> dict | None:
+    """The probe's row once its job is done (its progress until then, or the error)."""
+    try:
+        encoders.load_encoder(option)  # a missing or damaged model says so at once, not in a job
+    except ERRORS as error:
+        st.error(f"{option.label}: {error}", icon=":material/error:")
+        return None
     job = _probe_jobs().submit((option.key, option.stamp, labels, TEST_ITEMS),
                                lambda report: _fit_probe(option, labels, report))
-    row = None
     if not job.done:
         show_progress(job)
-    elif isinstance(job.error, ERRORS):
+        return None
+    if isinstance(job.error, ERRORS):
         st.error(f"{option.label}: {job.error}", icon=":material/error:")
-    elif job.error is not None:
+        return None
+    if job.error is not None:
         raise job.error
-    else:
-        row = job.result
+    return job.result
+
+
+with result_col:
+    row = probe_row(option, labels)
+    if row is not None:
         spread = f"{row['std_accuracy']:.1%}" if len(row["accuracies"]) > 1 else ""
         st.metric(f"Test accuracy, {labels} label(s) per class", f"{row['mean_accuracy']:.1%}",
                   help="Fraction of the test items the probe classifies correctly.")

@@ -1,4 +1,11 @@
-"""Pieces of the shell every page shares: the sidebar with the device and the loaded models."""
+"""Pieces of the shell every page shares, and how the one server process serves a class.
+
+The sidebar (device, loaded models) and torch's thread count; then what keeps one process
+quick and its memory flat with many sessions (each rerun a thread of it), each measured in
+docs/PERFORMANCE.md: a frozen heap for short garbage collections (:func:`freeze_imported_heap`),
+a tuned allocator (:func:`tune_allocator`), long computations as shared background jobs
+(:class:`BackgroundJobs`) and a lower priority for long work (:func:`lower_thread_priority`).
+"""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ from app.state import Param
 from ssl_core.checkpoints import CONFIG_FILE, CheckpointError, read_json
 from ssl_core.data import DataError, load_fashion_mnist, load_image_folder
 from ssl_core.evaluate import RawPixels, extract_features
-from ssl_core.represent import photo_crops, subset_indices, to_model_inputs
+from ssl_core.represent import draw_order, photo_crops, subset_indices, to_model_inputs
 
 __all__ = [
     "DATASETS",
@@ -456,9 +456,40 @@ def _features(key: str, stamp: str, kind: str, n: int, path: str, data_stamp: st
     return feats  # (N, D)
 
 
+FEATURE_CHUNK = 500  # Fashion-MNIST test items per cached block of features
+
+
+@st.cache_data(show_spinner="Running the encoder over the images…", max_entries=48)
+def _fashion_chunk(key: str, stamp: str, chunk: int) -> np.ndarray:
+    """Features of the Fashion-MNIST test items ``draw_order[chunk * C : (chunk + 1) * C]``."""
+    option = _option_by_key(key)
+    test = load_fashion_mnist("test", source="bundled")
+    idx = draw_order(len(test))[chunk * FEATURE_CHUNK : (chunk + 1) * FEATURE_CHUNK]
+    block = PointSet(np.array(test.images[idx]), test.labels[idx].astype(np.int64),
+                     tuple(test.classes), "block")
+    inputs = model_inputs(option, block)
+    feats, _ = extract_features(load_encoder(option), (inputs, np.zeros(len(inputs), np.int64)),
+                                batch_size=256)
+    return feats  # (len(idx), D)
+
+
+def _fashion_features(option: EncoderOption, n: int) -> np.ndarray:
+    """Features of the ``n``-item Fashion-MNIST test subset (``_points``' order), from blocks of
+    the nested draw: moving the gallery-size slider computes at most the new block(s), never
+    the whole gallery again, and smaller sizes reuse what is there."""
+    total = len(load_fashion_mnist("test", source="bundled"))
+    n = min(n, total)
+    order = draw_order(total)[:n]
+    blocks = [_fashion_chunk(option.key, option.stamp, c)
+              for c in range(math.ceil(n / FEATURE_CHUNK))]
+    return np.concatenate(blocks)[:n][np.argsort(order, kind="stable")]
+
+
 def features(option: EncoderOption, spec: DatasetSpec) -> np.ndarray:
     """Features ``(N, D)`` of ``spec``'s point set under ``option`` (cached per encoder, weights,
-    dataset and N)."""
+    dataset and N; the Fashion-MNIST subsets in blocks shared by every N)."""
+    if spec.kind == "fashion":
+        return _fashion_features(option, int(spec.n))
     path = spec.path.strip() if spec.kind == "folder" else ""
     return _features(option.key, option.stamp, spec.kind, int(spec.n), path,
                      _folder_stamp(path) if path else "")

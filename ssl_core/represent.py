@@ -29,11 +29,20 @@ from ssl_core.viz import square_crop
 
 __all__ = [
     "budget_probe",
+    "draw_order",
     "loo_knn_accuracy",
     "photo_crops",
     "subset_indices",
     "to_model_inputs",
 ]
+
+
+def draw_order(total: int, *, seed: int = 0) -> np.ndarray:
+    """The order in which :func:`subset_indices` draws ``range(total)`` with ``seed``: its first
+    ``n`` entries are the subset of size ``n`` (unsorted), int64 ``(total,)``."""
+    if total < 1:
+        raise ValueError(f"total must be >= 1 (there must be items to choose from); got {total}")
+    return np.random.default_rng(seed).permutation(total).astype(np.int64)
 
 
 def subset_indices(total: int, n: int, *, seed: int = 0) -> np.ndarray:
@@ -42,12 +51,10 @@ def subset_indices(total: int, n: int, *, seed: int = 0) -> np.ndarray:
     The draw is nested: for one seed, the first 500 chosen are inside the first 2,000, so a page
     that grows its point set keeps the points it had.
     """
-    if total < 1:
-        raise ValueError(f"total must be >= 1 (there must be items to choose from); got {total}")
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
-    order = np.random.default_rng(seed).permutation(total)  # (total,)
-    return np.sort(order[: min(n, total)]).astype(np.int64)
+    order = draw_order(total, seed=seed)  # (total,)
+    return np.sort(order[: min(n, total)])
 
 
 def photo_crops(

@@ -7,6 +7,7 @@ import torch
 from ssl_core.evaluate import label_efficiency
 from ssl_core.represent import (
     budget_probe,
+    draw_order,
     loo_knn_accuracy,
     photo_crops,
     subset_indices,
@@ -113,3 +114,12 @@ def test_budget_probe_checks_the_callback():
     with pytest.raises(ValueError, match="returned 1 rows"):
         budget_probe(lambda idx: np.zeros((1, 2)), y, np.zeros((2, 2)), np.array([0, 1]),
                      n_per_class=2)
+
+
+def test_draw_order_is_the_nested_draw_of_subset_indices() -> None:
+    order = draw_order(1000, seed=3)
+    assert sorted(order.tolist()) == list(range(1000)) and order.dtype == np.int64
+    for n in (1, 17, 500, 1000):
+        np.testing.assert_array_equal(np.sort(order[:n]), subset_indices(1000, n, seed=3))
+    with pytest.raises(ValueError, match="total must be >= 1"):
+        draw_order(0)

@@ -7,7 +7,8 @@ from PIL import Image
 
 from app import encoders, resources
 from ssl_core.checkpoints import CheckpointError
-from ssl_core.data import DataError
+from ssl_core.data import DataError, load_fashion_mnist
+from ssl_core.represent import subset_indices
 from tests.app.conftest import save_tiny_encoder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -126,6 +127,33 @@ def test_features_embed_and_patch_tokens_agree(tiny):
     assert not encoders.has_patch_tokens(tiny["ckpt:simclr"])
     tokens, grid = encoders.patch_tokens(tiny["ckpt:dino"], fashion, fashion.images[:2])
     assert tokens.shape == (2, 49, 32) and grid == (7, 7)
+
+
+def test_fashion_features_come_in_blocks_shared_by_every_gallery_size(tiny, monkeypatch):
+    spec = encoders.DatasetSpec("fashion", 1234)  # three blocks of the nested draw
+    points = encoders.points(spec)
+    raw = encoders.features(tiny["raw"], spec)  # raw pixels: exact, so the order is checked
+    np.testing.assert_allclose(raw, points.images.reshape(1234, -1) / 255.0, atol=1e-6)
+
+    images_encoded = []
+    real = encoders.extract_features
+
+    def counting(encoder, data, **kwargs):
+        images_encoded.append(len(data[0]))
+        return real(encoder, data, **kwargs)
+
+    monkeypatch.setattr(encoders, "extract_features", counting)
+    encoders._fashion_chunk.clear()
+    option = tiny["ckpt:simclr"]
+    big = encoders.features(option, spec)
+    assert images_encoded == [500, 500, 500]
+    small = encoders.features(option, encoders.DatasetSpec("fashion", 600))  # smaller: no work
+    assert images_encoded == [500, 500, 500]
+    total = len(load_fashion_mnist("test", source="bundled"))
+    rows = np.searchsorted(subset_indices(total, 1234), subset_indices(total, 600))
+    np.testing.assert_array_equal(small, big[rows])  # the same items, the same features
+    encoders.features(option, encoders.DatasetSpec("fashion", 1600))  # larger: one more block
+    assert images_encoded == [500, 500, 500, 500]
 
 
 def test_transformers_model_from_the_local_cache(tiny_dinov2_cache, tmp_path, monkeypatch):

@@ -139,4 +139,3 @@ def load_bundled_method(name: str) -> torch.nn.Module | None:
     n_params = sum(p.numel() for p in method.parameters())
     _loaded_models().add(name, f"{type(method).__name__}, {n_params / 1e6:.2f} M parameters")
     return method
-

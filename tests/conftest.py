@@ -54,3 +54,40 @@ def tiny_dinov2_cache(tmp_path_factory):
                                          patch_size=7))
     model.eval().save_pretrained(repo / "snapshots" / commit)
     return cache
+
+
+class PicklePayload:
+    """Unpickling this calls ``open(marker, "w")``: the marker file appears if anything unpickles
+    it. Offered to every loader (tests/test_missing_pieces.py) and every page that loads a model
+    (tests/app/test_missing_pieces.py)."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture
+def marker(tmp_path):
+    """Where a :class:`PicklePayload` would write; checked absent after the test."""
+    path = tmp_path / "PWNED"
+    yield path
+    assert not path.exists(), "something unpickled the malicious payload"
+
+
+@pytest.fixture
+def payload(marker) -> PicklePayload:
+    return PicklePayload(marker)
+
+
+@pytest.fixture
+def evil(payload, marker) -> bytes:
+    """The pickled payload, checked to work: unpickling it does create the marker (removed)."""
+    import pickle
+
+    data = pickle.dumps(payload)
+    pickle.loads(data)
+    assert marker.exists()
+    marker.unlink()
+    return data

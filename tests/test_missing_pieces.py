@@ -14,7 +14,6 @@ The app's side (a page shows these messages and keeps working) is tests/app/test
 from __future__ import annotations
 
 import json
-import pickle
 import time
 from pathlib import Path
 
@@ -46,33 +45,6 @@ from ssl_core.methods import build_method, method_spec
 from ssl_core.models.hf import ModelNotAvailableError, list_local_models, load_hf_encoder
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("one_torch_thread")]
-
-
-class Payload:
-    """Unpickling this calls ``open(marker, "w")``: the marker appears if a loader unpickles."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-@pytest.fixture
-def marker(tmp_path) -> Path:
-    path = tmp_path / "PWNED"
-    yield path
-    assert not path.exists(), "a loader unpickled the payload"
-
-
-@pytest.fixture
-def evil(marker) -> bytes:
-    data = pickle.dumps(Payload(marker))
-    # the payload works: unpickling it does create the marker (then we remove it again)
-    pickle.loads(data)
-    assert marker.exists()
-    marker.unlink()
-    return data
 
 
 def _tiny_mae(directory: Path) -> Path:
@@ -164,12 +136,12 @@ def test_image_loaders_refuse_a_pickle(tmp_path, evil):
         dataset[0]
 
 
-def test_bundled_arrays_loader_refuses_pickled_objects(tmp_path, marker):
+def test_bundled_arrays_loader_refuses_pickled_objects(tmp_path, payload):
     from ssl_core import data
 
     path = tmp_path / "fashion.npz"
     objects = np.empty(1, dtype=object)
-    objects[0] = Payload(marker)
+    objects[0] = payload
     np.savez(path, train_images=objects, train_labels=np.zeros(1, np.uint8),
              test_images=objects, test_labels=np.zeros(1, np.uint8))
     with pytest.raises(DataError, match=r"cannot read .*fashion\.npz.*allow_pickle"):

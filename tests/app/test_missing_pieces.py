@@ -13,7 +13,6 @@ folder per test (monkeypatch) and ``HF_HUB_CACHE`` at a tmp cache.
 from __future__ import annotations
 
 import json
-import pickle
 import time
 from pathlib import Path
 
@@ -49,16 +48,6 @@ BUNDLED = {
 }
 
 
-class Payload:
-    """Unpickling this calls ``open(marker, "w")``."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def _tiny(method: str, backbone: str, kwargs: dict) -> torch.nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -66,7 +55,7 @@ def _tiny(method: str, backbone: str, kwargs: dict) -> torch.nn.Module:
         return build_method(method, backbone=backbone, backbone_kwargs=kwargs, config=config)
 
 
-def _write_checkpoints(root: Path, damage: str, marker: Path) -> None:
+def _write_checkpoints(root: Path, damage: str, evil: bytes) -> None:
     """Each bundled name with a valid config.json and weights damaged as ``damage`` says."""
     for name, spec in BUNDLED.items():
         model = _tiny(*spec)
@@ -77,15 +66,8 @@ def _write_checkpoints(root: Path, damage: str, marker: Path) -> None:
             data = weights.read_bytes()
             weights.write_bytes(data[: len(data) // 2])
         elif damage == "pickle":
-            weights.write_bytes(pickle.dumps(Payload(marker)))
+            weights.write_bytes(evil)
         assert json.loads((directory / CONFIG_FILE).read_text())["method"] == spec[0]
-
-
-@pytest.fixture
-def marker(tmp_path) -> Path:
-    path = tmp_path / "PWNED"
-    yield path
-    assert not path.exists(), "the app unpickled a checkpoint"
 
 
 @pytest.fixture
@@ -127,10 +109,10 @@ def test_no_bundled_checkpoint(page, tmp_path, monkeypatch, empty_hf_cache, open
 
 @pytest.mark.parametrize("damage", ["truncated", "pickle"])
 @pytest.mark.parametrize("page", sorted(MODEL_PAGES))
-def test_damaged_checkpoint(page, damage, tmp_path, monkeypatch, empty_hf_cache, marker,
+def test_damaged_checkpoint(page, damage, tmp_path, monkeypatch, empty_hf_cache, evil,
                             open_page, clean):
     root = tmp_path / "checkpoints"
-    _write_checkpoints(root, damage, marker)
+    _write_checkpoints(root, damage, evil)
     monkeypatch.setattr(resources, "CHECKPOINTS_DIR", root)
     at = open_page(page, MODEL_PAGES[page])
     _check(at, clean, page=page,
@@ -140,11 +122,11 @@ def test_damaged_checkpoint(page, damage, tmp_path, monkeypatch, empty_hf_cache,
 @pytest.mark.parametrize("damage", ["absent", "truncated", "pickle"])
 @pytest.mark.parametrize("page", sorted(OWN_MODEL_PAGES))
 def test_pages_with_their_own_model_ignore_the_checkpoints(page, damage, tmp_path, monkeypatch,
-                                                           empty_hf_cache, marker, open_page,
+                                                           empty_hf_cache, evil, open_page,
                                                            clean):
     root = tmp_path / "checkpoints"
     if damage != "absent":
-        _write_checkpoints(root, damage, marker)
+        _write_checkpoints(root, damage, evil)
     monkeypatch.setattr(resources, "CHECKPOINTS_DIR", root)
     at = open_page(page, OWN_MODEL_PAGES[page])
     clean(at)

@@ -61,4 +61,3 @@ def test_fashion_item_and_photos():
     assert resources.fashion_item(0)[0].any()
     assert resources.DEFAULT_PHOTO in resources.photo_names()
     assert resources.photo(resources.DEFAULT_PHOTO).shape[-1] == 3
-

@@ -21,17 +21,17 @@ features, projections and the kNN number through ``st.cache_data`` keyed on plai
 encoder's key and checkpoint stamp, the dataset's kind, size, path and stamp), so a rerun with
 the same inputs is answered from memory.
 
-UMAP's numba kernels take seconds to compile in a fresh process: :func:`start_umap_warm_up`
-compiles them once in a background thread (the embeddings page calls it on its first visit; the
-router may call it at start), and :func:`wait_for_umap` lets a page wait for it.
+Projections: UMAP and t-SNE run in a worker process (:func:`project_features`,
+``app.workers``): their numba and Cython loops would otherwise hold the server's GIL, which every
+other session's rerun needs, for the whole fit. UMAP's numba kernels take seconds to compile in a
+fresh process; the worker compiles them as it starts (:func:`start_umap_warm_up`, called by the
+router at start and by the embeddings page), and :func:`wait_for_umap` lets a page wait for it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +42,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from app import resources
+from app import resources, workers
 from app.state import Param
 from ssl_core.checkpoints import CONFIG_FILE, CheckpointError, read_json
 from ssl_core.data import DataError, load_fashion_mnist, load_image_folder
@@ -69,6 +69,8 @@ __all__ = [
     "model_inputs",
     "patch_tokens",
     "points",
+    "project_features",
+    "projection_pool",
     "selected_points",
     "start_umap_warm_up",
     "umap_ready",
@@ -399,19 +401,26 @@ def points(spec: DatasetSpec) -> PointSet:
     return _points(spec.kind, int(spec.n), path, _folder_stamp(path) if path else "")
 
 
-def dataset_params(key: str, *, default_n: int, max_n: int) -> tuple[Param, ...]:
-    """The shareable state of ``dataset_picker(key=key)``."""
+def dataset_params(key: str, *, default_n: int, max_n: int,
+                   sizes: tuple[int, ...] | None = None) -> tuple[Param, ...]:
+    """The shareable state of ``dataset_picker(key=key)`` (``sizes``: as there)."""
     return (Param(f"{key}_data", "fashion", options=DATASETS),
-            Param(f"{key}_n", default_n, lo=50, hi=max_n),
+            Param(f"{key}_n", default_n, lo=50, hi=max_n, choices=sizes),
             Param(f"{key}_folder", ""))
 
 
-def dataset_picker(*, key: str, max_n: int, step: int = 50) -> DatasetSpec:
-    """Widgets ``{key}_data`` (radio), ``{key}_n`` (slider) and ``{key}_folder`` (text input,
-    for an image folder); returns the :class:`DatasetSpec`."""
+def dataset_picker(*, key: str, max_n: int, step: int = 50,
+                   sizes: tuple[int, ...] | None = None) -> DatasetSpec:
+    """Widgets ``{key}_data`` (radio), ``{key}_n`` (a slider from 50 to ``max_n`` by ``step``,
+    or a select slider over ``sizes``) and ``{key}_folder`` (text input, for an image folder);
+    returns the :class:`DatasetSpec`."""
     kind = st.radio("Images", DATASETS, key=f"{key}_data", horizontal=True,
                     format_func=DATASET_LABELS.get)
-    n = st.slider("Number of images", 50, max_n, step=step, key=f"{key}_n")
+    if sizes:
+        n = st.select_slider("Number of images", sizes, key=f"{key}_n",
+                             format_func=lambda size: f"{size:,}")
+    else:
+        n = st.slider("Number of images", 50, max_n, step=step, key=f"{key}_n")
     path = ""
     if kind == "folder":
         path = st.text_input("Folder on this machine", key=f"{key}_folder",
@@ -562,43 +571,42 @@ def selected_points(event: Any, groups: Sequence[np.ndarray]) -> list[int]:
 # --------------------------------------------------------------------------------------------
 
 
-class _WarmUp:
-    """A background thread that compiles UMAP's numba kernels once per process."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.seconds: float | None = None
-        self.error: str | None = None
-        self.thread = threading.Thread(target=self._run, name="umap-warm-up", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        from ssl_core.project import warm_up_umap
-
-        try:
-            warm_up_umap()
-        except Exception as error:  # reported by the page that waits; never kills the server
-            self.error = f"{type(error).__name__}: {error}"
-        self.seconds = time.perf_counter() - self.started
-
-
 @st.cache_resource(show_spinner=False)
-def _warm_up() -> _WarmUp:
-    return _WarmUp()
+def projection_pool() -> workers.WorkerPool:
+    """The process's projection worker: UMAP and t-SNE run there, off the server's GIL
+    (``app.workers``); it compiles UMAP's numba kernels as it starts."""
+    from ssl_core.project import warm_up_umap
+
+    return workers.WorkerPool(1, warm_up=warm_up_umap)
 
 
 def start_umap_warm_up() -> None:
-    """Start compiling UMAP in a background thread (once per process; later calls do nothing)."""
-    _warm_up()
+    """Start the projection worker, which compiles UMAP (once per process; later calls do
+    nothing)."""
+    projection_pool().warm_up_future()
 
 
 def umap_ready() -> bool:
-    """True once the warm-up thread has finished."""
-    return not _warm_up().thread.is_alive()
+    """True once the projection worker has compiled UMAP."""
+    return projection_pool().warm_up_future().done()
 
 
-def wait_for_umap(timeout: float | None = None) -> float | None:
-    """Wait for the warm-up; returns how long it took (None if still running after timeout)."""
-    warm = _warm_up()
-    warm.thread.join(timeout)
-    return warm.seconds
+def wait_for_umap(timeout: float | None = None) -> bool:
+    """Wait for the projection worker's warm-up; True when it is ready, False when it is still
+    compiling after ``timeout`` or failed (the projection itself then says why)."""
+    try:
+        projection_pool().warm_up_future().result(timeout)
+    except Exception:  # a timeout, or a worker that could not start: reported by the projection
+        return False
+    return True
+
+
+def project_features(feats: np.ndarray, method: str, **kwargs: Any) -> np.ndarray:
+    """``ssl_core.project.project(feats, method, **kwargs)``; UMAP and t-SNE in the projection
+    worker (their numba and Cython loops would hold the server's GIL for the whole fit), PCA
+    here. Errors (a ValueError for bad arguments) are raised here."""
+    from ssl_core.project import project
+
+    if method == "pca":
+        return project(feats, method, **kwargs)
+    return projection_pool().run(project, feats, method, **kwargs)

@@ -10,6 +10,7 @@ through the real trainer) and redraws the charts every few steps; the verdict is
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,8 +18,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import figures
-from app.shell import lower_thread_priority
+from app import figures, workers
 from app.state import Param, restore, share
 from app.widgets import preset_buttons
 from ssl_core.experiments.dino_collapse import (
@@ -226,8 +226,12 @@ if run_clicked and settings is not None:
     rows: list[dict[str, float]] = []
     report: dict[str, Any] = {}
     try:
-        with lower_thread_priority():  # other sessions' sliders go first (app/shell.py)
-            for report in live_run(settings, steps=steps, time_limit_s=limit, every=REPORT_EVERY):
+        # in a child process at a lower priority: other sessions' sliders go first and the
+        # server's GIL stays free for them (app/workers.py)
+        run_reports = workers.stream(live_run, settings, steps=steps, time_limit_s=limit,
+                                     every=REPORT_EVERY)
+        with contextlib.closing(run_reports) as reports:
+            for report in reports:
                 step = report["row"]["step"]
                 if rows and rows[-1]["step"] == step:  # the final report may repeat the last step
                     continue
@@ -243,7 +247,7 @@ if run_clicked and settings is not None:
                                                    report["teacher_row_profile"],
                                                    title=f"Teacher output at step {step}"),
                                     key=f"dino_live_profile_{step}")
-    except ValueError as error:
+    except (ValueError, workers.WorkerError) as error:
         st.error(f"The run stopped: {error}", icon=":material/error:")
     else:
         progress.empty()

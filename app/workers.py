@@ -1,0 +1,268 @@
+"""Work that would hold the server's GIL for long, done in child processes at a lower priority.
+
+Streamlit runs every session's script as a thread of one server process, so pure-Python and
+numba work of one session holds the interpreter lock (GIL) that every other session's rerun
+needs; thread priorities do not reach the GIL. Profiled under the classroom load (30 sessions,
+``benchmarks/load_test.py``; ``py-spy record --gil``), UMAP's layout optimisation (numba, which
+keeps the GIL) held the server's GIL 55% of the time, and the three live DINO trainings with
+the linear-probe fits were a third of its samples. Here they run in processes of their own,
+started from a fork server that has imported torch and the library once (a child starts in
+~0.1 s, not the ~3 s of a fresh interpreter), at a lower OS priority, so the kernel gives the
+cores to the server's reruns first and the server's GIL stays free for them.
+
+- :class:`WorkerPool`: persistent workers for short calls (a projection), with an optional
+  warm-up in each worker (UMAP's numba compile happens there, not in the server);
+- :func:`stream`: a generator run in a child process of its own (the DINO page's live run),
+  whose items come back as it yields them; closing the iterator (a rerun, a stop) ends the child.
+
+``SSL_EXPLORER_PROCESSES=0`` runs everything in the calling thread instead (same results; for
+platforms without ``fork``-like process start, or debugging). Arguments and results cross the
+process boundary by pickle between the app's own processes; nothing a user supplies is unpickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import spawn
+from typing import Any
+
+PROCESSES_ENV = "SSL_EXPLORER_PROCESSES"
+# imported once by the fork server, so that every child starts with them
+PRELOAD = ["numpy", "torch", "ssl_core.project", "ssl_core.experiments.dino_collapse"]
+WORKER_NICENESS = 5
+STREAM_NICENESS = 10
+_POLL_S = 0.5
+
+_context_lock = threading.Lock()
+_context: Any = None
+
+
+class WorkerError(RuntimeError):
+    """A worker process died (killed, out of memory) before it answered."""
+
+
+def enabled() -> bool:
+    """Whether heavy work goes to child processes (``SSL_EXPLORER_PROCESSES`` not "0")."""
+    return os.environ.get(PROCESSES_ENV, "1") != "0"
+
+
+CHILD_PREFIX = "ssl-explorer-"
+
+
+def _preparation_data(name: str) -> dict[str, Any]:
+    """multiprocessing's data for a new child, without the parent's main script for ours.
+
+    multiprocessing re-runs the parent's ``__main__`` in every fork-server or spawned child (so
+    that functions defined there can be unpickled). Under Streamlit ``__main__`` is the app's
+    router script, which would start a page in each child. The app's children run functions of
+    importable modules only, so for processes named :data:`CHILD_PREFIX`... the main script is
+    left out; other processes are untouched.
+    """
+    data = _original_preparation_data(name)
+    if name.startswith(CHILD_PREFIX):
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+    return data
+
+
+_original_preparation_data = spawn.get_preparation_data
+
+
+def _named(process_class: type) -> type:
+    """``process_class`` whose instances are named :data:`CHILD_PREFIX`... (module level: the
+    process object is pickled to the child)."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        process_class.__init__(self, *args, **kwargs)
+        if not self.name.startswith(CHILD_PREFIX):
+            self.name = CHILD_PREFIX + self.name
+
+    return type(f"App{process_class.__name__}", (process_class,),
+                {"__init__": __init__, "__module__": __name__})
+
+
+_mp_context = multiprocessing.context
+if hasattr(_mp_context, "ForkServerProcess"):  # POSIX
+    AppForkServerProcess = _named(_mp_context.ForkServerProcess)
+
+    class _ForkServerContext(_mp_context.ForkServerContext):
+        Process = AppForkServerProcess
+
+AppSpawnProcess = _named(_mp_context.SpawnProcess)
+
+
+class _SpawnContext(_mp_context.SpawnContext):
+    Process = AppSpawnProcess
+
+
+def context() -> Any:
+    """The multiprocessing context of the app's children: a fork server where the platform has
+    one (Linux, macOS), preloading :data:`PRELOAD`; spawn elsewhere. Its processes are named
+    :data:`CHILD_PREFIX`... (see :func:`_preparation_data`)."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                _context = _ForkServerContext()
+                _context.set_forkserver_preload(PRELOAD)
+            else:
+                _context = _SpawnContext()
+            if spawn.get_preparation_data is _original_preparation_data:
+                spawn.get_preparation_data = _preparation_data
+        return _context
+
+
+def _lower_priority(niceness: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not permitted, or not a POSIX system
+        os.nice(niceness)
+
+
+def _init_worker(niceness: int, threads: int, warm_up: Callable[[], Any] | None) -> None:
+    import torch
+
+    _lower_priority(niceness)
+    torch.set_num_threads(threads)
+    if warm_up is not None:
+        warm_up()
+
+
+def _noop() -> bool:
+    return True
+
+
+class WorkerPool:
+    """``workers`` persistent child processes at ``niceness`` for short calls.
+
+    ``warm_up`` (a module-level function) runs once in each worker as it starts;
+    :meth:`warm_up_future` tells when the first worker has done it. A worker that dies (killed,
+    out of memory) raises :class:`WorkerError` for the calls it had, and the next call starts
+    fresh workers.
+    """
+
+    def __init__(self, workers: int = 1, *, niceness: int = WORKER_NICENESS,
+                 warm_up: Callable[[], Any] | None = None, threads: int = 1) -> None:
+        self.workers, self.niceness, self.threads = workers, niceness, threads
+        self._warm_up = warm_up
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._ready: Future | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=context(), initializer=_init_worker,
+                    initargs=(self.niceness, self.threads, self._warm_up))
+                self._ready = self._executor.submit(_noop)  # done once a worker is warm
+            return self._executor
+
+    def warm_up_future(self) -> Future:
+        """A future done when a worker has started and run its warm-up (starts the pool)."""
+        self._pool()
+        assert self._ready is not None
+        return self._ready
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        if not enabled():
+            done: Future = Future()
+            try:
+                done.set_result(fn(*args, **kwargs))
+            except BaseException as error:  # handed to the caller by result()
+                done.set_exception(error)
+            return done
+        try:
+            return self._pool().submit(fn, *args, **kwargs)
+        except BrokenProcessPool:  # an earlier worker died: start over once
+            self._reset()
+            return self._pool().submit(fn, *args, **kwargs)
+
+    def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` in a worker; its exceptions are raised here."""
+        future = self.submit(fn, *args, **kwargs)
+        try:
+            return future.result()
+        except BrokenProcessPool as error:
+            self._reset()
+            raise WorkerError("the worker process stopped before it answered (killed or out of "
+                              "memory); try again") from error
+
+    def _reset(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor, self._ready = None, None
+
+    def pids(self) -> list[int]:
+        """Process ids of the running workers (for measurements)."""
+        executor = self._executor
+        processes = getattr(executor, "_processes", None) or {}
+        return [p.pid for p in list(processes.values()) if p.pid is not None]
+
+    def shutdown(self) -> None:
+        self._reset()
+
+
+def _pump(out: Any, fn: Callable[..., Iterator[Any]], args: tuple, kwargs: dict,
+          niceness: int, threads: int) -> None:
+    """In the child: put ("item", x) for each item of ``fn(*args, **kwargs)``, then ("done", None)
+    or ("error", exception)."""
+    try:
+        _init_worker(niceness, threads, None)
+        for item in fn(*args, **kwargs):
+            out.put(("item", item))
+    except BaseException as error:  # sent to the parent, which raises it
+        try:
+            out.put(("error", error))
+        except Exception:  # the exception itself does not pickle
+            out.put(("error", RuntimeError(f"{type(error).__name__}: {error}")))
+    else:
+        out.put(("done", None))
+    out.close()
+    out.join_thread()
+
+
+def stream(fn: Callable[..., Iterator[Any]], /, *args: Any, niceness: int = STREAM_NICENESS,
+           threads: int = 1, **kwargs: Any) -> Iterator[Any]:
+    """Iterate ``fn(*args, **kwargs)`` (a module-level generator function) in a child process.
+
+    Items arrive as the child yields them; an exception in the child is raised here; closing
+    this iterator (or leaving the loop by an exception, such as Streamlit's rerun) stops the
+    child. The child runs at ``niceness`` below the server.
+    """
+    if not enabled():
+        yield from fn(*args, **kwargs)
+        return
+    ctx = context()
+    channel = ctx.Queue()
+    child = ctx.Process(target=_pump, args=(channel, fn, args, kwargs, niceness, threads),
+                        name=CHILD_PREFIX + "stream", daemon=True)
+    child.start()
+    try:
+        while True:
+            try:
+                kind, value = channel.get(timeout=_POLL_S)
+            except queue.Empty:
+                if not child.is_alive() and channel.empty():
+                    raise WorkerError(
+                        f"the worker process stopped (exit code {child.exitcode}) before it "
+                        "finished; try again") from None
+                continue
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join(timeout=5)
+        channel.close()
+        channel.cancel_join_thread()

@@ -35,7 +35,8 @@ class Param:
 
     The type comes from ``default``: int, float, bool, str, or a (lo, hi) tuple of floats for a
     range slider (written ``lo,hi`` in the URL). ``lo``/``hi`` bound numbers (values outside are
-    clamped); ``options`` lists the allowed strings (anything else is ignored).
+    clamped); ``options`` lists the allowed strings (anything else is ignored); ``choices`` lists
+    the allowed numbers of a ``st.select_slider`` (a number in the URL snaps to the nearest).
     """
 
     key: str
@@ -43,10 +44,13 @@ class Param:
     lo: float | None = None
     hi: float | None = None
     options: tuple[str, ...] | None = None
+    choices: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.options is not None and self.default not in self.options:
             raise ValueError(f"{self.key}: default {self.default!r} is not in {self.options}")
+        if self.choices is not None and self.default not in self.choices:
+            raise ValueError(f"{self.key}: default {self.default!r} is not in {self.choices}")
         if self.lo is not None and self.hi is not None and self.lo > self.hi:
             raise ValueError(f"{self.key}: lo {self.lo} > hi {self.hi}")
 
@@ -88,6 +92,8 @@ class Param:
         return str(value)
 
     def _clamp(self, value: float) -> float:
+        if self.choices is not None:
+            return min(self.choices, key=lambda choice: (abs(choice - value), choice))
         if self.lo is not None:
             value = max(value, self.lo)
         if self.hi is not None:

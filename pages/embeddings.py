@@ -17,17 +17,24 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
-from app import encoders, figures
+from app import encoders, figures, workers
 from app.state import Param, restore, share
 from app.widgets import preset_buttons
 from ssl_core.checkpoints import CheckpointError
 from ssl_core.data import DataError
 from ssl_core.models.hf import ModelNotAvailableError
-from ssl_core.project import METHODS, project
+from ssl_core.project import METHODS
 from ssl_core.represent import loo_knn_accuracy
 from ssl_core.viz import records_to_csv, upscale_nearest
 
 MAX_POINTS = 5000
+# The settings a map can take: the values umap-learn's documentation compares ("Basic UMAP
+# Parameters": n_neighbors 2 ... 200, min_dist 0.0 ... 0.99), plus its defaults (15, 0.1) and
+# a few sizes. A class asking for the same few maps shares them through the cache, where any
+# value of a fine slider was a new fit for nearly every student.
+SIZES = (50, 100, 250, 500, 1000, 2000, 3000, 5000)
+NEIGHBOURS = (2, 5, 10, 15, 20, 50, 100)
+MIN_DISTS = (0.0, 0.05, 0.1, 0.25, 0.5, 0.8, 0.99)
 KNN_K = 20
 THUMBS = 24  # selected images shown at most
 THUMB = 84  # display side of a thumbnail, px
@@ -38,17 +45,17 @@ PRESETS = {
     "Global layout": {"emb_method": "umap", "emb_neighbors": 50, "emb_min_dist": 0.5},
     "PCA (linear)": {"emb_method": "pca"},
 }
-ERRORS = (CheckpointError, ModelNotAvailableError, DataError, ValueError)
+ERRORS = (CheckpointError, ModelNotAvailableError, DataError, ValueError, workers.WorkerError)
 
 OPTIONS = encoders.encoder_options()
 PARAMS = (
     encoders.encoder_param("emb_enc", OPTIONS, ("ckpt:simclr", "ckpt:dino", "raw")),
     Param("emb_compare", False),
     encoders.encoder_param("emb_enc2", OPTIONS, ("random:simclr", "raw")),
-    *encoders.dataset_params("emb", default_n=2000, max_n=MAX_POINTS),
+    *encoders.dataset_params("emb", default_n=2000, max_n=MAX_POINTS, sizes=SIZES),
     Param("emb_method", "umap", options=METHODS),
-    Param("emb_neighbors", 15, lo=2, hi=100),
-    Param("emb_min_dist", 0.1, lo=0.0, hi=1.0),
+    Param("emb_neighbors", 15, choices=NEIGHBOURS),
+    Param("emb_min_dist", 0.1, choices=MIN_DISTS),
     Param("emb_perplexity", 30.0, lo=5.0, hi=100.0),
 )
 
@@ -58,8 +65,8 @@ def projection(feats: np.ndarray, method: str, n_neighbors: int, min_dist: float
                perplexity: float) -> tuple[np.ndarray, float]:
     """(coordinates (N, 2), seconds it took)."""
     start = time.perf_counter()
-    coords = project(feats, method, n_neighbors=n_neighbors, min_dist=min_dist,
-                     perplexity=perplexity, seed=0)
+    coords = encoders.project_features(feats, method, n_neighbors=n_neighbors,
+                                       min_dist=min_dist, perplexity=perplexity, seed=0)
     return coords, time.perf_counter() - start
 
 
@@ -100,7 +107,7 @@ st.markdown(
 # --- inputs ------------------------------------------------------------------------------------
 data_col, enc_col, proj_col = st.columns(3, gap="large")
 with data_col:
-    spec = encoders.dataset_picker(key="emb", max_n=MAX_POINTS)
+    spec = encoders.dataset_picker(key="emb", max_n=MAX_POINTS, sizes=SIZES)
 with enc_col:
     first = encoders.encoder_picker(key="emb_enc", options=OPTIONS)
     compare = st.toggle("Compare with a second encoder", key="emb_compare")
@@ -113,10 +120,10 @@ with proj_col:
     method = st.radio("Projection", METHODS, key="emb_method", horizontal=True,
                       format_func=METHOD_LABELS.get)
     if method == "umap":
-        n_neighbors = st.slider("n_neighbors (local detail <-> global layout)", 2, 100,
-                                key="emb_neighbors")
-        min_dist = st.slider("min_dist (tight clumps <-> even spread)", 0.0, 1.0, step=0.05,
-                             key="emb_min_dist")
+        n_neighbors = st.select_slider("n_neighbors (local detail <-> global layout)",
+                                       NEIGHBOURS, key="emb_neighbors")
+        min_dist = st.select_slider("min_dist (tight clumps <-> even spread)", MIN_DISTS,
+                                    key="emb_min_dist", format_func=lambda d: f"{d:g}")
     elif method == "tsne":
         st.slider("perplexity (roughly the neighbours respected)", 5.0, 100.0, step=1.0,
                   key="emb_perplexity")

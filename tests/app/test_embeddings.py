@@ -17,8 +17,9 @@ def tiny(tiny_checkpoints):
 
 @pytest.fixture(autouse=True)
 def _no_background_warm_up(monkeypatch):
-    """The page compiles UMAP in a background thread on its first visit; tests that project with
-    PCA or t-SNE need not pay for it (the UMAP test compiles it while it waits)."""
+    """The page starts the projection worker, which compiles UMAP, on its first visit; tests
+    that project with PCA or t-SNE need not pay for it (the UMAP test compiles it while it
+    waits)."""
     monkeypatch.setattr(encoders, "start_umap_warm_up", lambda: None)
 
 
@@ -31,7 +32,7 @@ def _charts(at) -> list:
 
 
 def test_defaults_with_pca_show_one_map_and_its_knn(tiny, open_page, clean):
-    at = open_page(PAGE, {"emb_n": "200", "emb_method": "pca"})
+    at = open_page(PAGE, {"emb_n": "250", "emb_method": "pca"})
     clean(at)
     assert not at.error
     assert at.selectbox(key="emb_enc").value == "ckpt:simclr"
@@ -40,12 +41,24 @@ def test_defaults_with_pca_show_one_map_and_its_knn(tiny, open_page, clean):
     assert 0.0 <= accuracy <= 1.0
     spec = _charts(at)[0].proto.spec
     assert "Trouser" in spec and "PCA · ckpt:simclr" in spec  # a trace per class
-    assert any("200 points, 16-D features -> 2-D by PCA" in c.value for c in at.caption)
-    assert at.query_params == {"emb_n": "200", "emb_method": "pca"}
+    assert any("250 points, 16-D features -> 2-D by PCA" in c.value for c in at.caption)
+    assert at.query_params == {"emb_n": "250", "emb_method": "pca"}
+
+
+def test_settings_off_the_grid_snap_to_the_nearest_choice(tiny, open_page, clean):
+    """An old link (any value of the former fine sliders) opens the nearest map on the grid."""
+    at = open_page(PAGE, {"emb_n": "180", "emb_neighbors": "17", "emb_min_dist": "0.3",
+                          "emb_method": "pca"})
+    clean(at)
+    assert not at.error
+    assert at.select_slider(key="emb_n").value == 250
+    assert at.session_state["emb_neighbors"] == 15
+    assert at.session_state["emb_min_dist"] == 0.25
+    assert any("250 points" in c.value for c in at.caption)
 
 
 def test_umap_side_by_side_with_raw_pixels(tiny, open_page, clean):
-    at = open_page(PAGE, {"emb_n": "150", "emb_compare": "true", "emb_enc2": "raw",
+    at = open_page(PAGE, {"emb_n": "100", "emb_compare": "true", "emb_enc2": "raw",
                           "emb_neighbors": "10"})
     clean(at)
     assert not at.error
@@ -83,7 +96,7 @@ def test_unlabelled_folder_has_no_knn(tiny, tmp_path, open_page, clean):
 
 
 def test_photo_crops_and_tsne(tiny, open_page, clean):
-    at = open_page(PAGE, {"emb_data": "photos", "emb_n": "64", "emb_method": "tsne",
+    at = open_page(PAGE, {"emb_data": "photos", "emb_n": "50", "emb_method": "tsne",
                           "emb_perplexity": "10", "emb_enc": "raw"})
     clean(at)
     assert not at.error

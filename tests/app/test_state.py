@@ -31,6 +31,12 @@ from app.state import Param, changed_values, seed_state
         (Param("scale", (0.2, 1.0), lo=0.01, hi=1.0), "0,7", (0.01, 1.0)),  # clamped
         (Param("scale", (0.2, 1.0), lo=0.01, hi=1.0), "0.5", None),  # one number
         (Param("scale", (0.2, 1.0), lo=0.01, hi=1.0), "a,b", None),
+        (Param("k", 15, choices=(2, 5, 15, 50)), "50", 50),
+        (Param("k", 15, choices=(2, 5, 15, 50)), "17", 15),  # the nearest choice
+        (Param("k", 15, choices=(2, 5, 15, 50)), "1000", 50),
+        (Param("k", 15, choices=(2, 5, 15, 50)), "10", 5),  # a tie goes to the smaller
+        (Param("d", 0.1, choices=(0.0, 0.1, 0.25, 0.99)), "0.3", 0.25),
+        (Param("d", 0.1, choices=(0.0, 0.1, 0.25, 0.99)), "x", None),
     ],
 )
 def test_parse_converts_clamps_and_rejects(param, raw, expected):
@@ -54,6 +60,8 @@ def test_param_refuses_an_inconsistent_domain():
         Param("m", "c", options=("a", "b"))
     with pytest.raises(ValueError, match="lo 3 > hi 1"):
         Param("n", 2, lo=3, hi=1)
+    with pytest.raises(ValueError, match="default 7 is not in"):
+        Param("k", 7, choices=(2, 5))
 
 
 def test_seed_state_fills_only_missing_keys_and_changed_values_skips_defaults():

@@ -505,6 +505,16 @@ def test_tau_sweep_matches_direct_calls() -> None:
     assert single.aligned_sem == (0.0,) and single.to_dict()["noise"] == "inf"
 
 
+def test_tau_sweep_equals_info_nce_exactly_at_every_tau() -> None:
+    """The sweep computes each batch's similarities once for all temperatures: same numbers."""
+    taus = (0.05, 0.5, 5.0)
+    sweep = tau_sweep(taus, n=64, d=16, noise=0.3, seeds=(1,))
+    for t, tau in enumerate(taus):
+        assert sweep.aligned[t] == info_nce(*synthetic_pairs(64, 16, noise=0.3, seed=1),
+                                            tau).item()
+        assert sweep.random[t] == info_nce(*random_pairs(64, 16, seed=1), tau).item()
+
+
 def test_tau_sweep_errors() -> None:
     with pytest.raises(ValueError, match=r"taus must list at least one"):
         tau_sweep((), seeds=(0,))

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -179,10 +180,45 @@ class Server:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS in /proc status")
 
+    def children(self) -> list[int]:
+        """Process ids of the server's descendants (its fork server, workers and training
+        processes; ``app/workers.py``)."""
+        parents: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended meanwhile
+                continue
+            parents[int(stat.parent.name)] = int(fields[1])
+        tree, frontier = [], [self.proc.pid]
+        while frontier:
+            kids = [pid for pid, parent in parents.items() if parent in frontier]
+            tree += kids
+            frontier = kids
+        return tree
+
     def cpu_s(self) -> float:
-        """CPU seconds (user + system, all threads) the server process has used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds (user + system, all threads) used so far by the server and its child
+        processes, those running and those ended (counted in their parent's children time)."""
+        total = 0
+        for pid in [self.proc.pid, *self.children()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(fields[i]) for i in (11, 12, 13, 14))
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def children_rss_mb(self) -> float:
+        """Resident memory of the server's child processes together, MB (pages they share with
+        each other, such as the fork server's imports, are counted in each)."""
+        total = 0.0
+        for pid in self.children():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+        return total
 
     def wait_idle(self, *, timeout: float = 180.0, busy_below: float = 0.1) -> float:
         """Wait until the server uses less than ``busy_below`` of a core for two seconds running
@@ -585,18 +621,22 @@ def overlaps(run: Run, spans: list[tuple[float, float]]) -> bool:
 
 class RssSampler:
     def __init__(self, server: Server) -> None:
-        self.server, self.samples, self._task = server, [], None
+        self.server, self.samples, self.children, self._task = server, [], [], None
+
+    def sample(self) -> None:
+        self.samples.append(self.server.rss_mb())
+        self.children.append(self.server.children_rss_mb())
 
     async def _loop(self) -> None:
         while True:
-            self.samples.append(self.server.rss_mb())
+            self.sample()
             await asyncio.sleep(0.5)
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._loop())
 
     async def stop(self) -> None:
-        self.samples.append(self.server.rss_mb())
+        self.sample()
         if self._task is not None:
             self._task.cancel()
 
@@ -688,7 +728,8 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
                            "messages": sorted({m for r in log.runs for m in r.messages})}
                           for log in logs]
     report["rss_mb"] = {"start": rss.samples[0], "peak": max(rss.samples),
-                        "end": rss.samples[-1]}
+                        "end": rss.samples[-1], "children_peak": max(rss.children),
+                        "children_end": rss.children[-1]}
     report["fingerprints_after"] = server.fingerprints()
     report["checkpoints_after"] = checkpoint_hashes()
     fresh = fresh_fingerprints()
@@ -710,7 +751,8 @@ def capacity_line(report: dict[str, Any], args: argparse.Namespace) -> str:
     per_rerun = base["cpu_s"] / max(1, base["reruns"])
     think = 0.5  # mean of the workload's 0.2-0.8 s
     asked = args.sessions / (think + 3 * base["p95_ms"] / 1e3)
-    return (f"server CPU: {per_rerun * 1e3:.0f} ms per slider rerun alone (baseline); "
+    return (f"server CPU (with its worker processes): {per_rerun * 1e3:.0f} ms per slider "
+            "rerun alone (baseline); "
             f"{cores} cores serve at most {cores / per_rerun:.1f} such reruns/s; {args.sessions} "
             f"sessions at p95 <= 3x baseline would ask for >= {asked:.1f}/s; under load the "
             f"server used {load['cpu_s']:.0f} CPU-s in {load['seconds']:.0f} s "
@@ -757,7 +799,9 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> bool:
               f"training {t['busy_s']:.1f} s {t['note']}")
     rss = report["rss_mb"]
     print(f"server RSS: {rss['start']:.0f} MB at the start of the load, peak {rss['peak']:.0f} "
-          f"MB, {rss['end']:.0f} MB at the end")
+          f"MB, {rss['end']:.0f} MB at the end; its worker processes together (shared pages "
+          f"counted in each): peak {rss['children_peak']:.0f} MB, {rss['children_end']:.0f} MB "
+          "at the end")
     print(f"cached models after the load: {len(report['fingerprints_after'])}; weights "
           f"{'unchanged' if same_weights else 'CHANGED'} ({len(report['fingerprints_before'])} "
           f"cached before the load compared before/after; {len(report['checkpoints_after'])} "

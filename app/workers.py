@@ -37,7 +37,7 @@ PROCESSES_ENV = "SSL_EXPLORER_PROCESSES"
 # imported once by the fork server, so that every child starts with them
 PRELOAD = ["numpy", "torch", "ssl_core.project", "ssl_core.experiments.dino_collapse"]
 WORKER_NICENESS = 5
-STREAM_NICENESS = 10
+STREAM_NICENESS = 19
 _POLL_S = 0.5
 
 _context_lock = threading.Lock()

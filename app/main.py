@@ -23,8 +23,9 @@ st.set_page_config(page_title="SSL Explorer", page_icon=":material/visibility:",
 tune_allocator_once()
 configure_torch()
 if os.environ.get("SSL_EXPLORER_WARM_UMAP", "1") != "0":
-    # UMAP's numba compile takes ~16 s once per process: start it in a background thread when
-    # the app starts, so the Embeddings page's first UMAP takes ~1.5 s instead of ~20 s.
+    # UMAP's numba compile takes ~16 s once per process: start the projection worker, which
+    # compiles it, when the app starts, so the Embeddings page's first UMAP does not wait for it
+    # (app/workers.py: UMAP runs there, off the server's GIL).
     from app.encoders import start_umap_warm_up  # noqa: E402
 
     start_umap_warm_up()

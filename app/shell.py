@@ -5,6 +5,8 @@ quick and its memory flat with many sessions (each rerun a thread of it), each m
 docs/PERFORMANCE.md: a frozen heap for short garbage collections (:func:`freeze_imported_heap`),
 a tuned allocator (:func:`tune_allocator`), long computations as shared background jobs
 (:class:`BackgroundJobs`) and a lower priority for long work (:func:`lower_thread_priority`).
+Work that would hold the GIL for long (UMAP, live training) runs in child processes instead:
+``app/workers.py``.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ Each case opens a page through the real router (app/main.py), warms it up (first
 as the temperature sweep are filled and not counted), then sets a slider to a value it has not
 had before (so the page's caches miss, as when a user drags it) and times ``AppTest.run()``: the
 whole script (router, sidebar, page, figure serialisation) as the server runs it, without the
-network and the browser's drawing. Timing starts once the app's UMAP warm-up thread has
-finished (it shares the CPU for ~15 s after the first page). Prints wall p50 / p95 / max and
+network and the browser's drawing. Timing starts once the app's projection worker has compiled
+UMAP (it shares the CPU for ~15 s after the first page). Prints wall p50 / p95 / max and
 process-CPU p50 / p95 per case, the torch thread count and the load average (other processes
 on the machine inflate the wall times, hardly the CPU times). The "infonce real" cases need
 the bundled SimCLR checkpoint (assets/checkpoints/simclr/); they are skipped without it.
@@ -43,7 +43,7 @@ def open_page(page: str, query: dict[str, str]):
 
 
 def wait_for_warm_up() -> None:
-    """Wait until the app's UMAP warm-up thread (started with the first page) is done: its
+    """Wait until the app's projection worker (started with the first page) has compiled UMAP: its
     numba compile takes a core for ~15 s, which the first timed case would otherwise share.
     Steady-state reruns are what this script measures; the cold start is benchmarks/run_all's."""
     from app.encoders import wait_for_umap

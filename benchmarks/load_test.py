@@ -200,14 +200,21 @@ class Server:
     def cpu_s(self) -> float:
         """CPU seconds (user + system, all threads) used so far by the server and its child
         processes, those running and those ended (counted in their parent's children time)."""
-        total = 0
+        return sum(self.cpu_split())
+
+    def cpu_split(self) -> tuple[float, float]:
+        """(the server process's own CPU seconds, its child processes' CPU seconds)."""
+        ticks = []
         for pid in [self.proc.pid, *self.children()]:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += sum(int(fields[i]) for i in (11, 12, 13, 14))
-        return total / os.sysconf("SC_CLK_TCK")
+            own, of_children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+            ticks.append((own, of_children) if pid == self.proc.pid else (0, own + of_children))
+        tick = os.sysconf("SC_CLK_TCK")
+        return (sum(t[0] for t in ticks) / tick,
+                sum(t[1] for t in ticks) / tick)
 
     def children_rss_mb(self) -> float:
         """Resident memory of the server's child processes together, MB (pages they share with
@@ -222,7 +229,7 @@ class Server:
 
     def wait_idle(self, *, timeout: float = 180.0, busy_below: float = 0.1) -> float:
         """Wait until the server uses less than ``busy_below`` of a core for two seconds running
-        (its UMAP warm-up thread compiles for ~15-30 s after the first page); returns the
+        (its projection worker compiles UMAP for ~10-30 s after the first page); returns the
         seconds waited."""
         start = time.perf_counter()
         quiet, last = 0, self.cpu_s()
@@ -655,7 +662,7 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         warm[f"{page}?{query}"] = {"ms": run.latency_s * 1e3, "errors": run.errors}
     await session.close()
     report["warm_up_ms"] = warm
-    # the UMAP warm-up thread must not share the baseline's CPU
+    # the projection worker's UMAP compile must not share the baseline's CPU
     report["idle_wait_s"] = await asyncio.to_thread(server.wait_idle)
     report["fingerprints_before"] = server.fingerprints()
     report["checkpoints_before"] = checkpoint_hashes()
@@ -689,7 +696,7 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
 
     rss = RssSampler(server)
     rss.start()
-    t0, cpu0 = time.perf_counter(), server.cpu_s()
+    t0, split0, client0 = time.perf_counter(), server.cpu_split(), _own_cpu_s()
     students = [slider_worker(server.ws_url, index=i, seconds=args.seconds, dwell=args.dwell,
                               seed=args.seed, pages=pages, timeout=args.timeout)
                 for i in range(args.sessions)]
@@ -697,7 +704,8 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
                 for _ in range(args.trainers)]
     results = await asyncio.gather(*students, *trainers)
     t1 = time.perf_counter()
-    load_cpu_s = server.cpu_s() - cpu0
+    split1, client1 = server.cpu_split(), _own_cpu_s()
+    load_cpu_s = sum(split1) - sum(split0)
     await rss.stop()
     student_runs = [run for runs in results[:args.sessions] for run in runs]
     logs: list[TrainerLog] = list(results[args.sessions:])
@@ -709,6 +717,9 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
                "load": summarise([r for r in student_runs if r.page == page])}
         for page in sorted({r.page for r in baseline} | {r.page for r in student_runs})}
     report["load"]["cpu_s"] = load_cpu_s
+    report["load"]["server_cpu_s"] = split1[0] - split0[0]
+    report["load"]["workers_cpu_s"] = split1[1] - split0[1]
+    report["load"]["client_cpu_s"] = client1 - client0
     report["load"]["seconds"] = t1 - t0
     during = [r for r in student_runs if overlaps(r, busy)]
     report["load_while_training"] = summarise(during)
@@ -743,6 +754,12 @@ async def measure(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     return report
 
 
+def _own_cpu_s() -> float:
+    """CPU seconds this process (the clients) has used so far."""
+    usage = os.times()
+    return usage.user + usage.system
+
+
 def capacity_line(report: dict[str, Any], args: argparse.Namespace) -> str:
     """What the CPU allows: server CPU per slider rerun (baseline), the reruns per second the
     machine's cores could serve at that cost, and what the sessions ask for at the goal."""
@@ -756,7 +773,10 @@ def capacity_line(report: dict[str, Any], args: argparse.Namespace) -> str:
             f"{cores} cores serve at most {cores / per_rerun:.1f} such reruns/s; {args.sessions} "
             f"sessions at p95 <= 3x baseline would ask for >= {asked:.1f}/s; under load the "
             f"server used {load['cpu_s']:.0f} CPU-s in {load['seconds']:.0f} s "
-            f"({load['cpu_s'] / load['seconds']:.2f} cores) and finished "
+            f"({load['cpu_s'] / load['seconds']:.2f} cores: the server process "
+            f"{load['server_cpu_s']:.0f}, its workers and trainings "
+            f"{load['workers_cpu_s']:.0f}; this script's clients took "
+            f"{load['client_cpu_s']:.0f} CPU-s of the same cores) and finished "
             f"{load['reruns'] / load['seconds']:.1f} slider reruns/s")
 
 

@@ -3,12 +3,14 @@
 Streamlit runs every session's script as a thread of one server process, so pure-Python and
 numba work of one session holds the interpreter lock (GIL) that every other session's rerun
 needs; thread priorities do not reach the GIL. Profiled under the classroom load (30 sessions,
-``benchmarks/load_test.py``; ``py-spy record --gil``), UMAP's layout optimisation (numba, which
-keeps the GIL) held the server's GIL 55% of the time, and the three live DINO trainings with
-the linear-probe fits were a third of its samples. Here they run in processes of their own,
-started from a fork server that has imported torch and the library once (a child starts in
-~0.1 s, not the ~3 s of a fresh interpreter), at a lower OS priority, so the kernel gives the
-cores to the server's reruns first and the server's GIL stays free for them.
+``benchmarks/gil_profile.py``), UMAP's layout optimisation (numba, which keeps the GIL) held the
+server's GIL 55% of the time; in a profile of all its threads, the three live DINO trainings
+took a fifth of the samples. Here they run in processes of their own, started from a fork
+server that has imported torch and the library once (a child starts in ~0.1 s, not the ~3 s of
+a fresh interpreter), at a lower OS priority (the projection worker at +5, live training at
++19), so the kernel gives the cores to the server's reruns first and the server's GIL stays
+free for them. (The linear probe's fits stay in threads, ``app.shell.BackgroundJobs``: mostly
+torch and BLAS, which release the GIL.)
 
 - :class:`WorkerPool`: persistent workers for short calls (a projection), with an optional
   warm-up in each worker (UMAP's numba compile happens there, not in the server);

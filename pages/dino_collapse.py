@@ -211,7 +211,9 @@ st.caption(
     f"A fresh model for this session: a {RECIPE.depth}-block ViT (D = {RECIPE.embed_dim}) with a "
     f"K = {RECIPE.out_dim} head, {RECIPE.batch_size} images x (2 global + {RECIPE.n_local} local "
     "crops) per step, on the bundled Fashion-MNIST. The diagnostics are those of each training "
-    "step; the profile is measured on fixed test images."
+    "step; the profile is measured on fixed test images. It trains in a process of its own at "
+    "a low priority: on a server shared by a whole class it makes fewer steps in its time "
+    "limit, and everyone's sliders stay quick."
 )
 run_clicked = st.button("Run", key="dino_run", type="primary", icon=":material/play_arrow:",
                         disabled=settings is None)

@@ -79,7 +79,7 @@ def rss_mb():
 
 applied = {}
 if sys.argv[2] == "tuned":
-    from app.shell import tune_allocator
+    from app.allocator import tune_allocator
     applied = tune_allocator()
 big = np.ones(4 << 20, dtype=np.uint8); del big  # a freed 4 MB block raises glibc's threshold
 before = rss_mb()

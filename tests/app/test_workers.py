@@ -111,3 +111,14 @@ def test_processes_can_be_switched_off(monkeypatch):
     with pytest.raises(ValueError):
         pool.run(int, "x")
     assert list(workers.stream(itertools.starmap, os.getpid, [()])) == [os.getpid()]
+
+
+def test_workers_start_with_the_servers_allocator_settings(monkeypatch):
+    import torch
+
+    from app import allocator
+
+    calls = []
+    monkeypatch.setattr(allocator, "tune_allocator", lambda: calls.append(True) or {})
+    workers._init_worker(0, torch.get_num_threads(), None)  # what each child runs first
+    assert calls == [True]

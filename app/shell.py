@@ -109,12 +109,12 @@ BACKGROUND_NICENESS = 10
 def lower_thread_priority(niceness: int = BACKGROUND_NICENESS) -> Iterator[bool]:
     """Run the block at a lower CPU priority, this thread only (Linux; elsewhere unchanged).
 
-    For long work one session asks for, such as the DINO page's live training: Streamlit runs
-    every session's script in a thread of the one server process, and torch computes in the
-    calling thread (the app uses one intra-op thread), so a niced training thread leaves the
-    cores to the other sessions' slider reruns when they need them and keeps them when they
-    do not. Linux applies ``setpriority(PRIO_PROCESS, tid)`` to the one thread. Yields whether
-    the priority was lowered; on the way out it is raised back where the system allows (an
+    For long work in a thread of the server, such as :class:`BackgroundJobs`' probe fits
+    (mostly torch and BLAS, which release the GIL): a niced thread leaves the cores to the
+    other sessions' slider reruns when they need them and keeps them when they do not. It does
+    not reach the GIL: Python-heavy work goes to a process instead (``app/workers.py``).
+    Linux applies ``setpriority(PRIO_PROCESS, tid)`` to the one thread. Yields whether the
+    priority was lowered; on the way out it is raised back where the system allows (an
     unprivileged process may not; the thread then ends with its script run).
     """
     if not sys.platform.startswith("linux"):

@@ -77,27 +77,29 @@ def _preparation_data(name: str) -> dict[str, Any]:
 _original_preparation_data = spawn.get_preparation_data
 
 
-def _named(process_class: type) -> type:
-    """``process_class`` whose instances are named :data:`CHILD_PREFIX`... (module level: the
-    process object is pickled to the child)."""
+class _Named:
+    """Names the app's processes :data:`CHILD_PREFIX`... (see :func:`_preparation_data`)."""
 
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        process_class.__init__(self, *args, **kwargs)
+    name: str
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         if not self.name.startswith(CHILD_PREFIX):
             self.name = CHILD_PREFIX + self.name
-
-    return type(f"App{process_class.__name__}", (process_class,),
-                {"__init__": __init__, "__module__": __name__})
 
 
 _mp_context = multiprocessing.context
 if hasattr(_mp_context, "ForkServerProcess"):  # POSIX
-    AppForkServerProcess = _named(_mp_context.ForkServerProcess)
+
+    class AppForkServerProcess(_Named, _mp_context.ForkServerProcess):
+        pass
 
     class _ForkServerContext(_mp_context.ForkServerContext):
         Process = AppForkServerProcess
 
-AppSpawnProcess = _named(_mp_context.SpawnProcess)
+
+class AppSpawnProcess(_Named, _mp_context.SpawnProcess):
+    pass
 
 
 class _SpawnContext(_mp_context.SpawnContext):
@@ -205,12 +207,6 @@ class WorkerPool:
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor, self._ready = None, None
-
-    def pids(self) -> list[int]:
-        """Process ids of the running workers (for measurements)."""
-        executor = self._executor
-        processes = getattr(executor, "_processes", None) or {}
-        return [p.pid for p in list(processes.values()) if p.pid is not None]
 
     def shutdown(self) -> None:
         self._reset()

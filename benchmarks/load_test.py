@@ -137,6 +137,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (field 4, the parent, is [1])."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid``, MB (VmRSS in /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise OSError(f"no VmRSS for process {pid} (a zombie?)")
+
+
 class Server:
     """The app's server in a child process; ``rss_mb()``, ``fingerprints()``, ``stop()``."""
 
@@ -175,21 +188,15 @@ class Server:
 
     def rss_mb(self) -> float:
         """Resident memory of the server process, MB (from /proc)."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS in /proc status")
+        return _rss_mb(self.proc.pid)
 
     def children(self) -> list[int]:
         """Process ids of the server's descendants (its fork server, workers and training
         processes; ``app/workers.py``)."""
         parents: dict[int, int] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:  # the process ended meanwhile
-                continue
-            parents[int(stat.parent.name)] = int(fields[1])
+        for entry in Path("/proc").glob("[0-9]*"):
+            with contextlib.suppress(OSError):  # the process ended meanwhile
+                parents[int(entry.name)] = int(_stat_fields(int(entry.name))[1])
         tree, frontier = [], [self.proc.pid]
         while frontier:
             kids = [pid for pid, parent in parents.items() if parent in frontier]
@@ -207,8 +214,8 @@ class Server:
         ticks = []
         for pid in [self.proc.pid, *self.children()]:
             try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
+                fields = _stat_fields(pid)
+            except OSError:  # the process ended meanwhile
                 continue
             own, of_children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
             ticks.append((own, of_children) if pid == self.proc.pid else (0, own + of_children))
@@ -221,10 +228,8 @@ class Server:
         each other, such as the fork server's imports, are counted in each)."""
         total = 0.0
         for pid in self.children():
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) / 1024
+            with contextlib.suppress(OSError):  # the process ended meanwhile
+                total += _rss_mb(pid)
         return total
 
     def wait_idle(self, *, timeout: float = 180.0, busy_below: float = 0.1) -> float:

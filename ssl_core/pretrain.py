@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     hardware.add_argument("--num-nodes", type=int, help=f"[{d.num_nodes}]")
     hardware.add_argument("--precision", choices=PRECISIONS,
                           help=f"[{d.precision}]; bf16-mixed on recent GPUs")
+    hardware.add_argument("--channels-last", action="store_true", default=None,
+                          help="NHWC memory layout: faster ResNet steps on CPU [off]")
+    data.add_argument("--views", choices=("batched", "per-image"),
+                      help="make a batch's views at once (in-memory arrays) or one image at a "
+                      f"time [{d.views}]")
     output = parser.add_argument_group("output")
     output.add_argument("--out", help=f"run directory [{DEFAULT_OUT}]")
     output.add_argument("--resume", metavar="DIR",
@@ -119,6 +124,7 @@ _FIELDS = (
     "steps", "epochs",
     "batch_size", "lr", "base_lr", "weight_decay", "warmup_steps", "grad_clip", "seed",
     "accelerator", "devices", "num_nodes", "precision", "log_every", "checkpoint_every",
+    "channels_last", "views",
 )
 _DICT_FIELDS = ("backbone_kwargs", "method_config", "augment")  # KEY=VALUE lists
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import sys
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -91,3 +94,33 @@ def evil(payload, marker) -> bytes:
     assert marker.exists()
     marker.unlink()
     return data
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a connection fails the test: proves a path gives up without trying
+    the network (the behaviour behind "fails fast offline"; benchmarks/bench_fail_fast.py times
+    it)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"tried to open a network connection: {args[:1]}")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def _wait_until(condition: Callable[[], bool], *, polls: int = 2000, every_s: float = 0.05
+                ) -> bool:
+    """Poll ``condition`` until it holds (True) or ``polls`` checks have failed (False)."""
+    for _ in range(polls):
+        if condition():
+            return True
+        time.sleep(every_s)
+    return condition()
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., bool]:
+    """:func:`_wait_until`: wait for something another thread or process does, without reading
+    a clock (a test that never sees it fails on the poll count or the suite's timeout)."""
+    return _wait_until

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from PIL import Image
+from PIL import Image, ImageFile
 
 from ssl_core import data
 from ssl_core.data import (
@@ -315,28 +315,29 @@ def test_download_fails_fast_when_offline(tmp_path, monkeypatch, forbid_torchvis
         raise OSError("Network is unreachable")
 
     monkeypatch.setattr(socket, "create_connection", refuse)
-    start = time.perf_counter()
     with pytest.raises(DataError, match=r"offline") as info:
         load_fashion_mnist("train", source="full", root=tmp_path, download=True)
-    assert time.perf_counter() - start < 2.0
     assert "network" in str(info.value) and str(tmp_path) in str(info.value)
 
 
+@pytest.mark.slow
 def test_download_gives_up_on_a_hanging_connection(
     tmp_path, monkeypatch, forbid_torchvision_download
 ):
-    release = threading.Event()
+    """It gives up while the connection attempt still hangs (its own probe timeout), rather than
+    waiting for the attempt to return."""
+    release, returned = threading.Event(), threading.Event()
 
     def hang(*args, **kwargs):
         release.wait(10)
+        returned.set()
         raise OSError("released")
 
     monkeypatch.setattr(socket, "create_connection", hang)
-    start = time.perf_counter()
     try:
         with pytest.raises(DataError, match="no answer within 1.5 s"):
             load_fashion_mnist("test", source="full", root=tmp_path, download=True)
-        assert time.perf_counter() - start < 2.0
+        assert not returned.is_set()
     finally:
         release.set()
 
@@ -835,12 +836,17 @@ def test_decode_rejects_truncated_png():
         decode_image(png[: len(png) // 2])
 
 
-def test_decode_rejects_decompression_bombs_from_the_header():
+def test_decode_rejects_decompression_bombs_from_the_header(monkeypatch):
     bomb = png_header_only(20_000, 3_000)  # claims 6e7 pixels (180 MB decoded) in 57 bytes
-    start = time.perf_counter()
-    with pytest.raises(DataError, match=r"20000x3000 = 60,000,000 pixels.*decompression bomb"):
-        decode_image(bomb)
-    assert time.perf_counter() - start < 1.0
+
+    def no_decoding(self):
+        raise AssertionError("pixels were decoded: the header check must come first")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ImageFile.ImageFile, "load", no_decoding)
+        with pytest.raises(DataError,
+                           match=r"20000x3000 = 60,000,000 pixels.*decompression bomb"):
+            decode_image(bomb)
     small = encode(Image.new("RGB", (20, 10)), "PNG")
     with pytest.raises(DataError, match=r"200 pixels, more than max_pixels=199"):
         decode_image(small, max_pixels=199)

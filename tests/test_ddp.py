@@ -125,6 +125,7 @@ def _run_ranks(tmp_path: Path, config: dict) -> list[dict]:
     return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_match_one_process_on_the_global_batch(tmp_path: Path) -> None:
     ranks = _run_ranks(tmp_path, CONFIG | {"devices": 2})
 

@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +184,7 @@ def _write_images(folder: Path, n: int, *, seed: int, shift: int) -> None:
         Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i:02d}.png")
 
 
+@pytest.mark.slow
 def test_skill_runs_as_written(tmp_path, monkeypatch, tiny_dinov2_cache):
     work = tmp_path / "work"
     for split, n in (("train", 12), ("test", 6)):
@@ -192,8 +194,13 @@ def test_skill_runs_as_written(tmp_path, monkeypatch, tiny_dinov2_cache):
     cache = tiny_dinov2_cache
     monkeypatch.chdir(work)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    # The skill's shell blocks say `python3`: make that this interpreter, not the PATH's.
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "python3").symlink_to(sys.executable)
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH",
                                                                                    "")]),
+                        "PATH": os.pathsep.join([str(shims), os.environ.get("PATH", "")]),
                         "OMP_NUM_THREADS": "1"}  # as _one_torch_thread, for the CLI processes
     namespace: dict[str, object] = {"__name__": "__main__"}
     printed = []

@@ -96,6 +96,7 @@ def _worker(r: int, init_file: str, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_process_gather_with_grad_and_mean() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         init_file = os.path.join(tmp, "store")  # FileStore rendezvous: no port to pick

@@ -98,6 +98,7 @@ def _results(directory: Path) -> None:
     # hard_exercise: deliberately missing
 
 
+@pytest.mark.slow
 def test_report_shows_the_json_numbers_and_says_what_is_missing(report: ModuleType,
                                                                tmp_path: Path) -> None:
     results, out = tmp_path / "results", tmp_path / "out"
@@ -157,6 +158,7 @@ def test_checkpoint_table_comes_from_config_and_metrics(report: ModuleType,
             "f.npz `abababababababab…` | 2.5 MB |") in md
 
 
+@pytest.mark.slow
 def test_runs_as_a_script(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "make_report.py"), "--results-dir",

@@ -14,7 +14,6 @@ The app's side (a page shows these messages and keeps working) is tests/app/test
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -228,24 +227,20 @@ def test_checkpoint_without_weights_or_config_says_what_is_missing(tmp_path):
 
 @pytest.mark.parametrize("model", ["facebook/dinov2-small", "facebook/vit-mae-base"])
 def test_model_absent_from_the_cache_fails_fast_with_a_way_to_get_it(tmp_path, monkeypatch,
-                                                                     model):
+                                                                     model, no_network):
     empty = tmp_path / "hub"
     empty.mkdir()
     monkeypatch.setenv("HF_HUB_CACHE", str(empty))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    start = time.perf_counter()
     with pytest.raises(ModelNotAvailableError,
                        match=rf"{model}.*nor in the Hugging Face cache.*no download.*hf download"):
         load_hf_encoder(model)
-    assert time.perf_counter() - start < 2.0
     assert list_local_models() == []
 
 
-def test_model_in_a_cache_folder_that_does_not_exist(tmp_path):
-    start = time.perf_counter()
+def test_model_in_a_cache_folder_that_does_not_exist(tmp_path, no_network):
     with pytest.raises(ModelNotAvailableError, match=r"dinov2-small"):
         load_hf_encoder("facebook/dinov2-small", cache_dir=tmp_path / "nowhere")
-    assert time.perf_counter() - start < 2.0
     assert list_local_models(tmp_path / "nowhere") == []
 
 

@@ -100,6 +100,7 @@ def test_resume_rejects_changing_the_method(tmp_path: Path, capsys) -> None:
     assert "cannot change ['method'] when resuming" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs() -> None:
     result = subprocess.run([sys.executable, "-m", "ssl_core.pretrain", "--help"], cwd=REPO,
                             capture_output=True, text=True, timeout=60)

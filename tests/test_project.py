@@ -29,6 +29,7 @@ def one_nn_leave_one_out(points: np.ndarray, labels: np.ndarray) -> float:
     return float((labels[distances.argmin(axis=1)] == labels).mean())
 
 
+@pytest.mark.slow
 def test_umap_keeps_separable_blobs_separate_and_is_deterministic():
     features, labels = blobs(70)  # 210 points; two UMAP calls in all (numba compiles once)
     first = project(features, "umap", seed=3)
@@ -38,6 +39,7 @@ def test_umap_keeps_separable_blobs_separate_and_is_deterministic():
     np.testing.assert_array_equal(project(features, "umap", seed=3), first)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["pca", "tsne"])
 def test_pca_and_tsne_shapes_determinism_and_separation(method):
     features, labels = blobs(40, dim=80)  # wider than pca_dims=50: t-SNE pre-reduces
@@ -117,6 +119,7 @@ def test_exact_knn_matches_brute_force_with_self_first():
     assert distances[:, 0].max() < 1e-3 and index is None
 
 
+@pytest.mark.slow
 def test_importing_project_does_not_import_umap_or_numba():
     code = "import sys, ssl_core.project; print('umap' in sys.modules, 'numba' in sys.modules)"
     out = subprocess.run(

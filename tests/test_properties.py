@@ -72,6 +72,7 @@ def _embeddings(n: int, d: int, scale: float, seed: int, *, identical: bool = Fa
 # ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @FEW
 @given(
     n=st.integers(1, 512),
@@ -116,6 +117,7 @@ def test_info_nce_gives_a_finite_loss_or_a_value_error_for_the_temperature(tau):
             info_nce(z1, z2, tau)
 
 
+@pytest.mark.slow
 @FEW
 @given(
     n=st.integers(2, 256),
@@ -149,6 +151,7 @@ def test_info_nce_diagnostics_refuse_a_single_pair():
         info_nce_diagnostics(z1, z2, 0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_info_nce_at_the_largest_batch_is_finite():
     """N = 4096 (the slider's maximum) at the coldest temperature, with its gradient."""
@@ -175,6 +178,7 @@ def batch_shapes(draw, *, n_min: int = 1, n_max: int = 4096, d_max: int = 2048):
     return n, d
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, derandomize=True, database=None)
 @given(shape=batch_shapes(), tau=TAUS, noise=st.sampled_from([0.0, 0.5, 3.0, math.inf]),
        seed=SEEDS)
@@ -190,6 +194,7 @@ def test_info_nce_over_the_whole_n_by_d_square(shape, tau, noise, seed):
         assert loss.item() == pytest.approx(0.0, abs=1e-5)
 
 
+@pytest.mark.slow
 @FEW
 @given(shape=batch_shapes(n_min=2, n_max=1024, d_max=512), tau=TAUS,
        noise=st.floats(0.0, 3.0), anchor=st.floats(0.0, 1.0, exclude_max=True), seed=SEEDS)
@@ -224,6 +229,7 @@ def test_synthetic_pairs_builds_a_batch_or_says_which_argument_is_wrong(n, d, no
             synthetic_pairs(n, d, noise=noise, seed=0)
 
 
+@pytest.mark.slow
 @FEW
 @given(taus=st.lists(TAUS, min_size=1, max_size=4), n=st.integers(1, 64), d=st.integers(1, 64),
        noise=st.sampled_from([0.0, 0.5, math.inf]))
@@ -272,6 +278,7 @@ def test_dino_center_momentum_over_its_slider_or_a_value_error(momentum, k, scal
 
 
 
+@pytest.mark.slow
 @FEW
 @given(
     batch=st.integers(1, 32),
@@ -484,6 +491,7 @@ def test_unpatchify_inverts_patchify(batch, channels, patch, grid_h, grid_w, see
             patchify(images[..., :-1], patch)
 
 
+@pytest.mark.slow
 @FEW
 @given(
     grid=st.integers(2, 8),

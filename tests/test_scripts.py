@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_sanity_values_script_runs_from_a_plain_checkout():
     """`python3 scripts/sanity_values.py` (the command the closing notes quote) must work without
     installing the package, and print the lesson's values."""

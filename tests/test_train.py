@@ -229,6 +229,7 @@ def test_ranks_split_the_global_batch_of_one_process() -> None:
 # --- the step iterator ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_steps_yield_metrics_after_every_step() -> None:
     run = Trainer(tiny_config("dino"), dataset=tiny_dataset())
     seen = list(run.steps(max_steps=3))
@@ -253,6 +254,7 @@ def test_steps_leave_the_global_rng_alone() -> None:
     assert torch.equal(torch.random.get_rng_state(), before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["simclr", "dino", "mae"])
 def test_break_and_continue_equals_an_uninterrupted_run(method: str) -> None:
     straight = Trainer(tiny_config(method), dataset=tiny_dataset())
@@ -270,6 +272,7 @@ def test_break_and_continue_equals_an_uninterrupted_run(method: str) -> None:
     assert state_equal(straight.method.state_dict(), stopped.method.state_dict())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["simclr", "dino", "mae"])
 def test_save_and_resume_is_bit_identical(method: str, tmp_path) -> None:
     straight = Trainer(tiny_config(method), dataset=tiny_dataset())
@@ -307,6 +310,7 @@ def test_grad_clip_reports_the_norm() -> None:
     assert all(g is None for g in grads)  # zeroed after the step
 
 
+@pytest.mark.slow
 def test_mae_loss_falls_on_a_fixed_batch() -> None:
     data = ArrayImageDataset(np.tile(tiny_dataset(8).images[:1], (16, 1, 1)), np.zeros(16))
     run = Trainer(tiny_config("mae", steps=20, batch_size=8, lr=3e-3, augment={"scale": [1, 1],
@@ -319,6 +323,7 @@ def test_mae_loss_falls_on_a_fixed_batch() -> None:
 # --- checkpoints on disk ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_out_dir_gets_weights_config_and_metrics(tmp_path) -> None:
     cfg = tiny_config("dino", out_dir=str(tmp_path / "{method}-{backbone}"), log_every=4)
     run = Trainer(cfg, dataset=tiny_dataset())

@@ -313,6 +313,7 @@ def test_error_curve_known_fills_and_impossible_ratios():
         error_curve(torch.rand(2, 1, 8, 8), ratios, patch_size=4, fill=lambda x, m: x)
 
 
+@pytest.mark.slow
 def test_interpolation_curve_is_zero_on_a_constant_image_and_grows_on_noise():
     constant = torch.full((1, 3, 16, 16), 0.3)
     flat = interpolation_error_curve(constant, (0.25, 0.75), patch_size=4, mask_kind="grid")

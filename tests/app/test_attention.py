@@ -58,6 +58,7 @@ def test_missing_checkpoint_and_result_say_so(no_checkpoints, open_page, clean):
     assert not at.get("image")
 
 
+@pytest.mark.slow
 def test_defaults_with_a_tiny_dino(tiny_dino, open_page, clean):
     at = open_page(PAGE)
     clean(at)

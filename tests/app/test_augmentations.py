@@ -70,6 +70,7 @@ def test_each_preset_sets_the_sliders_and_renders(open_page, clean, index):
         assert at.slider(key="aug_scale").value == (0.08, 1.0)
 
 
+@pytest.mark.slow
 def test_extreme_slider_values(open_page, clean):
     at = open_page(PAGE)
     high = {"aug_size": 224, "aug_pairs": 8, "aug_n_local": 10, "aug_local_size": 224,

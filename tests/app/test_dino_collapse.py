@@ -89,6 +89,7 @@ def test_each_preset_sets_the_switches_and_shows_its_run(with_result, open_page,
     assert len(_figures(at)) == 5
 
 
+@pytest.mark.slow
 def test_a_short_live_run_draws_its_charts_and_verdict(no_result, open_page, clean):
     at = open_page(PAGE)
     at.slider(key="dino_steps").set_value(10)

@@ -129,6 +129,7 @@ def test_features_embed_and_patch_tokens_agree(tiny):
     assert tokens.shape == (2, 49, 32) and grid == (7, 7)
 
 
+@pytest.mark.slow
 def test_fashion_features_come_in_blocks_shared_by_every_gallery_size(tiny, monkeypatch):
     spec = encoders.DatasetSpec("fashion", 1234)  # three blocks of the nested draw
     points = encoders.points(spec)

@@ -59,6 +59,7 @@ def test_zero_temperature_gets_a_clear_message_and_keeps_the_figures(open_page, 
     assert not at.error
 
 
+@pytest.mark.slow
 def test_extreme_slider_values(open_page, clean):
     at = open_page(PAGE)
     for n, d, noise, tau, random in ((2, 1, 0.0, 0.01, False), (2, 512, 3.0, 2.0, True),
@@ -197,6 +198,7 @@ def test_real_mode_with_a_tiny_checkpoint(checkpoints, open_page, clean):
     assert at.query_params["nce_mode"] == "real"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("n", "tau", "anchor"), [(2, 0.01, 3), (512, 2.0, 1023)])
 def test_real_mode_extremes(checkpoints, open_page, clean, n, tau, anchor):
     _save_tiny_simclr(checkpoints / "simclr")

@@ -38,6 +38,7 @@ def _save_tiny_mae(directory) -> None:
     save_checkpoint(directory, state_dict=method.state_dict(), config=method_spec(method))
 
 
+@pytest.mark.slow
 def test_defaults_render_the_baseline_and_say_where_the_model_comes_from(no_checkpoints, open_page,
                                                                          clean):
     at = open_page(PAGE)

@@ -13,7 +13,6 @@ folder per test (monkeypatch) and ``HF_HUB_CACHE`` at a tmp cache.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,6 @@ from ssl_core.checkpoints import CONFIG_FILE, WEIGHTS_FILE, save_checkpoint
 from ssl_core.methods import build_method, method_spec
 
 pytestmark = pytest.mark.timeout(300)
-
-RERUN_BUDGET_S = 2.0
 
 # page -> URL query that makes it load (or offer) a bundled model
 MODEL_PAGES: dict[str, dict[str, str]] = {
@@ -84,21 +81,21 @@ def _texts(at) -> list[str]:
 
 
 def _check(at, clean, *, patterns: tuple[str, ...], page: str) -> None:
-    """No traceback, a message matching one of ``patterns``, a fast rerun, the app still works."""
+    """No traceback, a message matching one of ``patterns``, a clean rerun (how long it takes is
+    ``benchmarks/bench_fail_fast.py``'s), the app still works."""
     clean(at)
     text = "\n".join(_texts(at)).lower()  # st.info / st.warning / st.error, not small print
     assert any(p.lower() in text for p in patterns), (page, _texts(at))
-    start = time.perf_counter()
     at.run()
-    elapsed = time.perf_counter() - start
     clean(at)
-    assert elapsed < RERUN_BUDGET_S, f"{page}: the rerun with the message took {elapsed:.2f} s"
+    assert any(p.lower() in "\n".join(_texts(at)).lower() for p in patterns), page
     # the rest of the app keeps working in the same session
     at.switch_page("../pages/augmentations.py").run()
     clean(at)
     assert at.title and at.image, "augmentations did not render after the failure"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", sorted(MODEL_PAGES))
 def test_no_bundled_checkpoint(page, tmp_path, monkeypatch, empty_hf_cache, open_page, clean):
     monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
@@ -107,6 +104,7 @@ def test_no_bundled_checkpoint(page, tmp_path, monkeypatch, empty_hf_cache, open
            patterns=("assets/checkpoints", "checkpoint", "not here yet", "not measured yet"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated", "pickle"])
 @pytest.mark.parametrize("page", sorted(MODEL_PAGES))
 def test_damaged_checkpoint(page, damage, tmp_path, monkeypatch, empty_hf_cache, evil,
@@ -131,10 +129,9 @@ def test_pages_with_their_own_model_ignore_the_checkpoints(page, damage, tmp_pat
     at = open_page(page, OWN_MODEL_PAGES[page])
     clean(at)
     assert at.button(key="dino_run").label == "Run"
-    start = time.perf_counter()
     at.run()
-    assert time.perf_counter() - start < RERUN_BUDGET_S
     clean(at)
+    assert at.button(key="dino_run").label == "Run"
 
 
 # pages that offer DINOv2 when the local Hugging Face cache holds it
@@ -145,6 +142,7 @@ HF_PAGES: dict[str, dict[str, str]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", sorted(HF_PAGES))
 def test_dinov2_not_in_the_local_cache(page, empty_hf_cache, open_page, clean):
     """A link made where DINOv2 was cached, opened where it is not (bundled checkpoints as they

@@ -65,6 +65,7 @@ def test_presets_are_the_prompts_worked_examples(presets):
         assert tuple(values[k] for k in KEYS) == expected, row
 
 
+@pytest.mark.slow
 def test_each_preset(open_page, clean, presets):
     at = open_page(PAGE)
     for index, (name, values) in enumerate(presets.items()):

@@ -113,6 +113,17 @@ def routed_pages(main: Path = MAIN) -> list[Route]:
     return routes
 
 
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is a ``browser`` test: ``-m "not browser"`` leaves them out."""
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``route``: every routed page; ``upload_route``: those whose source has an upload."""
     if "route" in metafunc.fixturenames:

@@ -114,6 +114,7 @@ def test_live_run_rejects_bad_arguments(kwargs, match):
         next(live_run(TINY, **kwargs))
 
 
+@pytest.mark.slow
 def test_switching_off_centring_or_sharpening_collapses_the_tiny_dino():
     """The two collapses, measured: sharpening alone piles the teacher on one dimension,
     centring alone flattens it to uniform."""

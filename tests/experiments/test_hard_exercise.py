@@ -15,6 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = dict(labelled=40, batch_size=20, n_test=60)
 
 
+@pytest.mark.slow
 def test_rows_for_every_model_and_budget_shortest_first(tmp_path):
     result = run(epochs=(1,), epochs_by_model={"MAE TinyUNet": (1, 2)},
                  run_dirs={"MAE TinyUNet@2": tmp_path / "unet"}, **TINY)

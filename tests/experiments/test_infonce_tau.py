@@ -72,6 +72,7 @@ def test_real_losses_match_a_direct_computation():
         infonce_tau.real_losses(method, data, taus=TAUS, n_pairs=6, seeds=())
 
 
+@pytest.mark.slow
 def test_main_writes_the_result_with_provenance(tmp_path, capsys):
     checkpoint = tmp_path / "simclr"
     method = tiny_simclr()

@@ -26,6 +26,7 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_curves_cover_every_encoder_and_agree_with_the_probe_table(checkpoints: Path,
                                                                    tmp_path: Path) -> None:
     table = probe_table.run(checkpoints_dir=checkpoints, cache_dir=tmp_path, **QUICK)

@@ -68,6 +68,7 @@ def test_checkpoint_info_reads_provenance(checkpoints: Path) -> None:
         _features.checkpoint_info(checkpoints / "notes")
 
 
+@pytest.mark.slow
 def test_run_measures_every_row_with_the_probe_protocol(checkpoints: Path,
                                                         tmp_path: Path) -> None:
     result = run(checkpoints_dir=checkpoints, cache_dir=tmp_path, **QUICK)

@@ -20,6 +20,7 @@ def tiny_result():
     return run(**TINY)
 
 
+@pytest.mark.slow
 def test_same_images_seen_and_linear_lr_scaling(tiny_result):
     runs = tiny_result["runs"]
     assert [r["batch_size"] for r in runs] == [8, 32]
@@ -34,6 +35,7 @@ def test_same_images_seen_and_linear_lr_scaling(tiny_result):
     assert tiny_result["knn"] == {"bank_images": 200, "query_images": 50, "temperature": 0.1}
 
 
+@pytest.mark.slow
 def test_both_runs_start_from_the_same_encoder_and_then_diverge(tiny_result):
     first, second = (r["curve"] for r in tiny_result["runs"])
     assert first[0]["knn_k20"] == second[0]["knn_k20"]  # step 0: same seed, same init
@@ -108,6 +110,7 @@ def test_bad_arguments(kwargs, match):
         finding(_runs((0.5, 0.5), (0.5, 0.5))[:1])
 
 
+@pytest.mark.slow
 def test_main_writes_the_result(tmp_path, capsys):
     code = simclr_batch.main(["--images-seen", "32", "--batch-sizes", "8", "16", "--points", "2",
                               "--knn-train", "100", "--knn-test", "20", "--out", str(tmp_path)])

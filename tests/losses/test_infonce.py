@@ -252,6 +252,7 @@ def test_loss_and_gradients_are_finite(tau: float, n: int, kind: str) -> None:
         assert torch.isfinite(z2.grad).all()
 
 
+@pytest.mark.slow
 def test_loss_and_gradients_are_finite_for_a_4096_batch() -> None:
     # 8192 x 8192 similarity matrix, the coldest temperature; about 1.5 s and 1.3 GB on 2 cores.
     z1, z2 = synthetic_pairs(4096, 8, noise=0.5, seed=0)

@@ -256,6 +256,7 @@ def test_centering_can_be_switched_off(views: list[torch.Tensor]) -> None:
     assert torch.equal(method.loss_fn.centering.center, torch.zeros(1, 64))
 
 
+@pytest.mark.slow
 def test_student_loss_falls_within_a_few_dozen_steps() -> None:
     """With the teacher frozen (momentum 1) and no centring the target is fixed, so the loss
     must fall as the student fits it. (With both on, the loss first rises while the centre catches

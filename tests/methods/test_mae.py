@@ -178,6 +178,7 @@ def test_protocol_hooks() -> None:
     assert id(method.decoder.mask_token) in trainable
 
 
+@pytest.mark.slow
 def test_loss_falls_within_a_few_dozen_steps() -> None:
     method = tiny_mae()
     images = fashion(64)

@@ -109,6 +109,7 @@ def test_training_blanks_the_input_and_scores_masked_patches_only() -> None:
     assert metrics == {"loss": pytest.approx(loss.item())}
 
 
+@pytest.mark.slow
 def test_loss_falls_within_a_few_dozen_steps() -> None:
     method = tiny_unet_mae()
     images = fashion(32)

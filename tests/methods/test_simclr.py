@@ -169,6 +169,7 @@ def test_a_single_pair_fails_fast() -> None:
         method.training_step(two_views(1))
 
 
+@pytest.mark.slow
 def test_loss_falls_within_a_few_dozen_steps() -> None:
     method = tiny_simclr()
     x1, x2 = two_views(64)
@@ -224,6 +225,7 @@ def _simclr_worker(r: int, init_file: str, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_processes_compute_the_global_batch_loss_and_gradient() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         mp.spawn(_simclr_worker, args=(os.path.join(tmp, "store"), tmp), nprocs=WORLD)

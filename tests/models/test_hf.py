@@ -8,7 +8,6 @@ No network, no downloaded weights.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -296,14 +295,14 @@ def test_preprocessor_config_sets_size_mean_and_std(dinov2, tmp_path):
 
 @pytest.mark.parametrize("cache_exists", [False, True])
 @pytest.mark.parametrize("repo_id", ["facebook/dinov2-small", "facebook/no-such-model-xyz"])
-def test_missing_hub_model_fails_fast_with_instructions(repo_id, cache_exists, empty_cache):
+def test_missing_hub_model_fails_fast_with_instructions(repo_id, cache_exists, empty_cache,
+                                                        no_network):
+    """It fails without trying the network (``no_network``); the time it takes is
+    ``benchmarks/bench_fail_fast.py``'s."""
     if cache_exists:
         empty_cache.mkdir(parents=True)
-    start = time.perf_counter()
     with pytest.raises(ModelNotAvailableError) as info:
         load_hf_encoder(repo_id)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0, f"offline failure took {elapsed:.3f} s"
     message = str(info.value)
     assert repo_id in message
     assert str(empty_cache) in message  # where it looked

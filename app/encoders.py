@@ -2,7 +2,7 @@
 
 Encoders (:class:`EncoderOption`, listed by :func:`encoder_options`, one key each):
 
-- ``ckpt:<name>``: every bundled checkpoint in ``app.resources.CHECKPOINTS_DIR``, labelled from
+- ``ckpt:<name>``: every bundled checkpoint (``ssl_core.checkpoints``' catalogue), labelled from
   its config.json (method, backbone, data);
 - ``random:<name>``: the same backbone at random initialisation (seed 0): what training added;
 - ``raw``: raw pixels (``ssl_core.evaluate.RawPixels``), the baseline every encoder must beat;
@@ -11,7 +11,7 @@ Encoders (:class:`EncoderOption`, listed by :func:`encoder_options`, one key eac
 
 Each option says which images it accepts (``size`` x ``size``, 1 or 3 channels; ``None`` for
 "the dataset's own", as raw pixels and the transformers models, which resize internally) and
-:func:`model_inputs` converts any point set or upload to that (``ssl_core.represent``).
+:func:`model_inputs` converts any point set or upload to that (``ssl_core.images``).
 
 Point sets (:class:`DatasetSpec` -> :class:`PointSet`): the bundled Fashion-MNIST test subset,
 random crops of the 16 bundled photos (labelled by photo), or an image folder the user names.
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,10 +44,27 @@ from torch import nn
 
 from app import resources, workers
 from app.state import Param
-from ssl_core.checkpoints import CONFIG_FILE, CheckpointError, read_json
-from ssl_core.data import DataError, load_fashion_mnist, load_image_folder
+from ssl_core import paths
+from ssl_core.checkpoints import (
+    CONFIG_FILE,
+    CheckpointError,
+    checkpoint_info,
+    checkpoint_names,
+    checkpoint_stamp,
+    random_init_encoder,
+    read_json,
+)
+from ssl_core.data import (
+    DataError,
+    draw_order,
+    load_fashion_mnist,
+    load_image_folder,
+    subset_indices,
+)
 from ssl_core.evaluate import RawPixels, extract_features
-from ssl_core.represent import draw_order, photo_crops, subset_indices, to_model_inputs
+from ssl_core.images import fit_to, images_to_batch
+from ssl_core.methods import METHOD_LABELS
+from ssl_core.represent import photo_crops
 
 __all__ = [
     "DATASETS",
@@ -78,8 +95,6 @@ __all__ = [
     "wait_for_umap",
 ]
 
-METHOD_NAMES = {"simclr": "SimCLR", "dino": "DINO", "mae": "MAE",
-                "masked_unet": "Masked U-Net", "unet_mae": "Masked U-Net"}
 HF_NAMES = {"facebook/dinov2-small": "DINOv2 ViT-S/14", "facebook/dinov2-base": "DINOv2 ViT-B/14",
             "facebook/vit-mae-base": "ViT-MAE Base/16"}
 RAW_MAX_SIDE = 32  # raw pixels of colour images: 32 x 32 x 3 = 3,072 numbers per image
@@ -117,55 +132,35 @@ class EncoderOption:
         return f"{self.size} x {self.size} {'gray' if self.channels == 1 else 'RGB'}"
 
 
-def _short_data_name(config: Mapping[str, Any]) -> str:
-    data = config.get("data")
-    name = data.get("name") if isinstance(data, Mapping) else None
-    return str(name).split(",")[0].strip() if name else "unknown data"
-
-
-def _geometry(config: Mapping[str, Any]) -> tuple[int | None, int | None]:
-    """(side, channels) a checkpoint's backbone was trained on, from its config."""
-    from ssl_core.models.registry import backbone_config
-
-    try:
-        resolved = backbone_config(str(config["backbone"]), **dict(config.get("backbone_kwargs")
-                                                                    or {}))
-    except (KeyError, TypeError, ValueError):
-        return None, None
-    size = resolved.get("img_size")
-    side = int(size[0] if isinstance(size, list | tuple) else size)
-    return side, int(resolved.get("in_chans", 1))
-
-
 def _checkpoint_options() -> list[EncoderOption]:
     options, random_options, seen_archs = [], [], set()
-    root = Path(resources.CHECKPOINTS_DIR)
-    if not root.is_dir():
-        return []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        path = resources.bundled_checkpoint(folder.name)
-        if path is None:
-            continue
-        stamp = f"{path}:{(path / 'model.safetensors').stat().st_mtime_ns}"
+    for name in checkpoint_names():
+        path = paths.checkpoints_dir() / name
         try:
-            config = read_json(path / CONFIG_FILE)
+            info = checkpoint_info(path)
         except (CheckpointError, OSError, ValueError):
-            options.append(EncoderOption(f"ckpt:{folder.name}", f"{folder.name} (config.json "
-                                         "unreadable)", "ssl", stamp=stamp))
+            options.append(EncoderOption(f"ckpt:{name}", f"{name} (config.json unreadable)",
+                                         "ssl", stamp=_stamp(path)))
             continue
-        method = METHOD_NAMES.get(str(config.get("method")), str(config.get("method", "?")))
-        backbone = str(config.get("backbone", "?"))
-        side, channels = _geometry(config)
-        options.append(EncoderOption(
-            f"ckpt:{folder.name}", f"{method} · {backbone} · {_short_data_name(config)}",
-            "ssl", side, channels, stamp))
-        arch = json.dumps([backbone, config.get("backbone_kwargs")], sort_keys=True)
+        method = METHOD_LABELS.get(info.method, info.method)
+        data = (info.data_name or "unknown data").split(",")[0].strip()
+        side = info.img_size[0] if info.img_size is not None else None
+        options.append(EncoderOption(f"ckpt:{name}", f"{method} · {info.backbone} · {data}",
+                                     "ssl", side, info.in_chans, info.stamp))
+        arch = json.dumps([info.backbone, info.config.get("backbone_kwargs")], sort_keys=True)
         if side is not None and arch not in seen_archs:
             seen_archs.add(arch)
             random_options.append(EncoderOption(
-                f"random:{folder.name}", f"Random init · {backbone} (as {folder.name})",
-                "random", side, channels, stamp))
+                f"random:{name}", f"Random init · {info.backbone} (as {name})",
+                "random", side, info.in_chans, info.stamp))
     return options + random_options
+
+
+def _stamp(path: Path) -> str:
+    try:
+        return checkpoint_stamp(path)
+    except OSError:
+        return str(path)
 
 
 @st.cache_data(show_spinner=False, ttl=60)
@@ -216,14 +211,14 @@ def unavailable_message(asked: str, options: Sequence[EncoderOption], shown: str
                     "ssl_core.models.hf) to use it.")
         return f"{HF_NAMES.get(name, name)} is not offered on this page; showing {shown} instead."
     if kind in ("ckpt", "random"):
-        return (f"The bundled checkpoint {name!r} is not in {resources.CHECKPOINTS_DIR}, so "
+        return (f"The bundled checkpoint {name!r} is not in {paths.checkpoints_dir()}, so "
                 f"{asked!r} is not offered; showing {shown} instead.")
     return f"Encoder {asked!r} is not known here; showing {shown} instead."
 
 
 def missing_checkpoints_message() -> str:
     """What to say when no bundled checkpoint exists."""
-    return (f"No bundled checkpoint in {resources.CHECKPOINTS_DIR}: the trained encoders "
+    return (f"No bundled checkpoint in {paths.checkpoints_dir()}: the trained encoders "
             "(SimCLR, DINO, MAE) appear here once assets/checkpoints/<name>/ holds "
             "model.safetensors and config.json (train one with `python3 -m ssl_core.pretrain`). "
             "Raw pixels are offered meanwhile.")
@@ -251,14 +246,8 @@ def encoder_picker(*, key: str, options: Sequence[EncoderOption], label: str = "
 
 @st.cache_resource(show_spinner="Building the random-init encoder…")
 def _random_encoder(path: str, stamp: str) -> nn.Module:
-    from ssl_core.models.registry import build_backbone
-
-    config = read_json(Path(path) / CONFIG_FILE)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_SEED)
-        encoder = build_backbone(str(config["backbone"]),
-                                 **dict(config.get("backbone_kwargs") or {}))
-    return encoder.to(resources.device()).eval().requires_grad_(False)
+    encoder = random_init_encoder(read_json(Path(path) / CONFIG_FILE), seed=RANDOM_SEED)
+    return encoder.to(resources.device())
 
 
 @st.cache_resource(show_spinner=False)
@@ -305,7 +294,7 @@ def load_encoder(option: EncoderOption) -> nn.Module:
     path = resources.bundled_checkpoint(name)
     if path is None:
         raise CheckpointError(f"the bundled checkpoint {name!r} is gone from "
-                              f"{resources.CHECKPOINTS_DIR}; reload the page")
+                              f"{paths.checkpoints_dir()}; reload the page")
     if kind == "ckpt":
         encoder = resources.load_bundled_encoder(name)
         assert encoder is not None  # bundled_checkpoint(name) was found just above
@@ -387,7 +376,7 @@ def _points(kind: str, n: int, path: str, stamp: str) -> PointSet:
         dataset = load_image_folder(Path(path).expanduser(), mode="RGB")
         idx = subset_indices(len(dataset), n)
         images = [dataset[int(i)][0].permute(1, 2, 0).numpy() for i in idx]  # (H, W, 3) each
-        return PointSet(to_model_inputs(images, size=PHOTO_SIDE, channels=3),
+        return PointSet(fit_to(images, size=PHOTO_SIDE, channels=3),
                         dataset.labels[idx].astype(np.int64), tuple(dataset.classes),
                         f"{len(idx):,} of the {len(dataset):,} images in {path}")
     raise ValueError(f"dataset kind must be one of {DATASETS}; got {kind!r}")
@@ -450,8 +439,7 @@ def model_inputs(option: EncoderOption, point_set: PointSet,
                  images: np.ndarray | Sequence[np.ndarray] | None = None) -> np.ndarray:
     """``images`` (default: the point set's) as the uint8 batch ``option``'s encoder takes."""
     side, channels = input_geometry(option, point_set)
-    return to_model_inputs(point_set.images if images is None else images, size=side,
-                           channels=channels)
+    return fit_to(point_set.images if images is None else images, size=side, channels=channels)
 
 
 @st.cache_data(show_spinner="Running the encoder over the images…", max_entries=8)
@@ -526,8 +514,7 @@ def has_patch_tokens(option: EncoderOption) -> bool:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _patch_tokens(key: str, stamp: str, inputs: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     encoder = load_encoder(_option_by_key(key))
-    x = torch.from_numpy(np.array(inputs)).float().div(255.0)  # (N, H, W[, 3]) in [0, 1]
-    x = (x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)).to(resources.device())
+    x = images_to_batch(inputs).to(resources.device())  # (N, C, H, W) in [0, 1]
     with torch.inference_mode():
         tokens = encoder.patch_tokens(x)  # (N, L, D)
         grid = tuple(int(g) for g in encoder.input_grid(x))

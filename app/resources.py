@@ -14,10 +14,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ssl_core.data import ASSETS_DIR, ArrayImageDataset, list_photos, load_fashion_mnist, load_photo
-
-CHECKPOINTS_DIR = ASSETS_DIR / "checkpoints"
-"""Bundled checkpoints: ``assets/checkpoints/<name>/`` with model.safetensors + config.json."""
+from ssl_core.checkpoints import checkpoint_stamp, find_checkpoint
+from ssl_core.data import ArrayImageDataset, list_photos, load_fashion_mnist, load_photo
 
 DEFAULT_PHOTO = "astronaut"
 
@@ -83,19 +81,27 @@ def loaded_models() -> list[tuple[str, str]]:
 
 
 def bundled_checkpoint(name: str) -> Path | None:
-    """``assets/checkpoints/<name>`` if it holds weights, else None."""
-    path = CHECKPOINTS_DIR / name
-    return path if (path / "model.safetensors").is_file() else None
+    """The bundled checkpoint directory ``name`` if it holds weights, else None."""
+    return find_checkpoint(name)
 
 
-@st.cache_resource(show_spinner="Loading the bundled encoder…")
-def _load_encoder(path: str, mtime_ns: int) -> torch.nn.Module:
-    # mtime is part of the cache key so that a replaced checkpoint is loaded again.
-    from ssl_core.checkpoints import load_encoder
+@st.cache_resource(show_spinner="Loading the bundled model…")
+def _load(path: str, stamp: str, part: str) -> torch.nn.Module:
+    # the stamp (the weights' mtime) is part of the cache key: a replaced checkpoint is reloaded
+    from ssl_core.checkpoints import load_encoder, load_method
 
-    encoder = load_encoder(path, device=device())
-    encoder.eval().requires_grad_(False)
-    return encoder
+    model = (load_encoder if part == "encoder" else load_method)(path, device=device())
+    return model.eval().requires_grad_(False)
+
+
+def _bundled(name: str, part: str) -> torch.nn.Module | None:
+    path = bundled_checkpoint(name)
+    if path is None:
+        return None
+    model = _load(str(path), checkpoint_stamp(path), part)
+    n_params = sum(p.numel() for p in model.parameters())
+    _loaded_models().add(name, f"{type(model).__name__}, {n_params / 1e6:.2f} M parameters")
+    return model
 
 
 def load_bundled_encoder(name: str) -> torch.nn.Module | None:
@@ -105,37 +111,10 @@ def load_bundled_encoder(name: str) -> torch.nn.Module | None:
     session, so callers must not modify it. Raises ``ssl_core.checkpoints.CheckpointError`` when
     the checkpoint exists but cannot be read.
     """
-    path = bundled_checkpoint(name)
-    if path is None:
-        return None
-    encoder = _load_encoder(str(path), (path / "model.safetensors").stat().st_mtime_ns)
-    n_params = sum(p.numel() for p in encoder.parameters())
-    _loaded_models().add(name, f"{type(encoder).__name__}, {n_params / 1e6:.2f} M parameters")
-    return encoder
-
-
-@st.cache_resource(show_spinner="Loading the bundled model…")
-def _load_method(path: str, mtime_ns: int) -> torch.nn.Module:
-    # mtime is part of the cache key so that a replaced checkpoint is loaded again.
-    from ssl_core.checkpoints import load_method
-
-    method = load_method(path, device=device())
-    method.eval().requires_grad_(False)
-    return method
+    return _bundled(name, "encoder")
 
 
 def load_bundled_method(name: str) -> torch.nn.Module | None:
     """The whole method of the bundled ``name`` checkpoint (e.g. "mae", with its decoder), or
-    None if not bundled.
-
-    As :func:`load_bundled_encoder`: loaded once per process, eval mode, gradients off, on
-    :func:`device`, shared by every session (do not modify it); a checkpoint that exists but
-    cannot be read raises ``ssl_core.checkpoints.CheckpointError``.
-    """
-    path = bundled_checkpoint(name)
-    if path is None:
-        return None
-    method = _load_method(str(path), (path / "model.safetensors").stat().st_mtime_ns)
-    n_params = sum(p.numel() for p in method.parameters())
-    _loaded_models().add(name, f"{type(method).__name__}, {n_params / 1e6:.2f} M parameters")
-    return method
+    None if not bundled; loaded, shared and failing as :func:`load_bundled_encoder`."""
+    return _bundled(name, "method")

@@ -20,7 +20,7 @@ import streamlit as st
 from app import resources
 from app.state import Param, apply_values
 from ssl_core.data import IMAGE_EXTENSIONS, DataError, decode_image
-from ssl_core.viz import fit_within
+from ssl_core.images import fit_within
 
 SOURCES = ("photo", "fashion", "upload")
 _SOURCE_LABELS = {"photo": "Bundled photo", "fashion": "Fashion-MNIST item", "upload": "Upload"}

@@ -82,10 +82,9 @@ def main(argv: list[str] | None = None) -> None:
           f"(CPU {first_cpu:.1f} s), import and compile included")
 
     from ssl_core.checkpoints import load_encoder
-    from ssl_core.data import load_fashion_mnist
+    from ssl_core.data import load_fashion_mnist, subset_indices
     from ssl_core.evaluate import RawPixels, extract_features
     from ssl_core.project import project, warm_up_umap
-    from ssl_core.represent import subset_indices
 
     warm_up_umap()
     path = ROOT / "assets" / "checkpoints" / args.encoder

@@ -21,17 +21,22 @@ from app import figures, resources
 from app.resources import device, load_bundled_encoder
 from app.state import Param, restore, share
 from app.widgets import image_picker, picker_params
+from ssl_core import paths
 from ssl_core.attention import (
     AttentionMaps,
     attention_maps,
     foreground_share,
-    input_geometry,
     mass_threshold_mask,
-    model_input,
     overlay,
 )
-from ssl_core.checkpoints import CONFIG_FILE, CheckpointError, read_json
+from ssl_core.checkpoints import (
+    CheckpointError,
+    checkpoint_info,
+    checkpoint_names,
+    checkpoint_stamp,
+)
 from ssl_core.experiments.attention_foreground import THRESHOLD
+from ssl_core.images import image_to_batch, input_geometry, model_input
 from ssl_core.models.hf import (
     ModelNotAvailableError,
     list_local_models,
@@ -39,7 +44,7 @@ from ssl_core.models.hf import (
     weights_stamp,
 )
 from ssl_core.results import ResultMissingError, load_result
-from ssl_core.viz import image_to_batch, records_to_csv, upscale_nearest
+from ssl_core.viz import records_to_csv, upscale_nearest
 
 TILE = 168  # display side of an image panel, px
 HF_PREFIX = "hf:"
@@ -48,17 +53,13 @@ HEADS_PER_ROW = 6
 
 def dino_checkpoints() -> list[str]:
     """Bundled checkpoints trained with DINO (``config.json`` method ``dino``), sorted."""
-    root = resources.CHECKPOINTS_DIR
     names = []
-    if root.is_dir():
-        for path in sorted(root.iterdir()):
-            if not (path / "model.safetensors").is_file():
-                continue
-            try:
-                if read_json(path / CONFIG_FILE).get("method") == "dino":
-                    names.append(path.name)
-            except (OSError, ValueError):
-                names.append(path.name)  # listed; loading it will say what is wrong
+    for name in checkpoint_names():
+        try:
+            if checkpoint_info(paths.checkpoints_dir() / name).method == "dino":
+                names.append(name)
+        except (OSError, ValueError):
+            names.append(name)  # listed; loading it will say what is wrong
     return names
 
 
@@ -98,7 +99,7 @@ def compute_maps(image: np.ndarray, choice: str, stamp: str,
 
 def stamp_of(choice: str) -> str:
     path = resources.bundled_checkpoint(choice) if not choice.startswith(HF_PREFIX) else None
-    return str((path / "model.safetensors").stat().st_mtime_ns) if path else choice
+    return checkpoint_stamp(path) if path else choice
 
 
 def conversion(picked: np.ndarray, side: int, channels: int) -> str:
@@ -266,8 +267,8 @@ with main_col:
         st.stop()
 
     try:
+        image = model_input(picked, encoder)  # uint8 (side, side[, 3]); ValueError: no size
         height, width, channels = input_geometry(encoder)
-        image = model_input(picked, encoder)  # uint8 (side, side[, 3])
         maps = compute_maps(image, choice, stamp_of(choice), encoder)
     except ValueError as error:
         st.error(f"No attention maps for this encoder and image: {error}",

@@ -14,6 +14,7 @@ from app import figures
 from app.state import Param, restore, share
 from app.widgets import image_picker, picker_params, preset_buttons, seed_params, seed_picker
 from ssl_core.augment import MultiCropConfig, View, ViewConfig, mae_train, trace_views
+from ssl_core.images import to_uint8_image
 from ssl_core.viz import (
     crop_box,
     describe_view,
@@ -22,7 +23,6 @@ from ssl_core.viz import (
     records_to_csv,
     upscale_nearest,
     view_record,
-    view_to_uint8,
 )
 
 TILE = 128  # display width of a view, px
@@ -87,7 +87,7 @@ def traced(image: np.ndarray, spec: object, seed: int, n_views: int | None,
 
 
 def tiles(views: list[View]) -> list[np.ndarray]:
-    return [upscale_nearest(view_to_uint8(v.image), min_side=TILE) for v in views]
+    return [upscale_nearest(to_uint8_image(v.image), min_side=TILE) for v in views]
 
 
 def boxes(views: list[View], labels: list[str], colours: list[str]) -> list[figures.Box]:

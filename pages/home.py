@@ -7,14 +7,12 @@ a hard-coded number.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from app import resources
-from ssl_core.checkpoints import CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, CheckpointError, read_json
+from ssl_core import paths
+from ssl_core.checkpoints import WEIGHTS_FILE, CheckpointError, checkpoint_info, checkpoint_names
 from ssl_core.results import available_results, load_result
 
 FAMILY_DIAGRAM = """
@@ -69,45 +67,27 @@ TOUR: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
-def checkpoint_rows(directory: Path) -> list[dict[str, Any]]:
-    """One row per checkpoint folder in ``directory`` that holds weights, read from its files."""
+def checkpoint_rows() -> list[dict[str, Any]]:
+    """One row per bundled checkpoint, read from its files."""
     rows = []
-    folders = sorted(p for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
-    for folder in folders:
-        weights = folder / WEIGHTS_FILE
-        if not weights.is_file():
-            continue
-        row: dict[str, Any] = {"checkpoint": folder.name,
-                               "size (MB)": round(weights.stat().st_size / 1e6, 2)}
+    for name in checkpoint_names():
+        path = paths.checkpoints_dir() / name
+        row: dict[str, Any] = {"checkpoint": name,
+                               "size (MB)": round((path / WEIGHTS_FILE).stat().st_size / 1e6, 2)}
         try:
-            config = read_json(folder / CONFIG_FILE)
+            info = checkpoint_info(path)
         except CheckpointError as error:
             rows.append(row | {"method": "unreadable", "data": str(error)})
             continue
-        train = config.get("train") or {}
-        row |= {
-            "method": config.get("method"),
-            "backbone": config.get("backbone"),
-            "data": (config.get("data") or {}).get("name"),
-            "steps": config.get("step"),
-            "batch size": train.get("batch_size"),
-        }
-        last = last_metrics(folder / METRICS_FILE)
+        row |= {"method": info.method, "backbone": info.backbone, "data": info.data_name,
+                "steps": info.step, "batch size": info.batch_size}
+        last = info.metrics[-1] if info.metrics else {}
         if "loss" in last:
             row["final training loss"] = round(float(last["loss"]), 3)
         if "elapsed_s" in last:
             row["training time (min)"] = round(float(last["elapsed_s"]) / 60, 1)
         rows.append(row)
     return rows
-
-
-def last_metrics(path: Path) -> dict[str, Any]:
-    """The last logged step of a metrics.jsonl ({} when absent or unreadable)."""
-    try:
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        return json.loads(lines[-1]) if lines else {}
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return {}
 
 
 def result_rows() -> list[dict[str, Any]]:
@@ -159,7 +139,7 @@ for section, pages in TOUR:
         st.caption(blurb)
 
 st.subheader("What is bundled")
-checkpoints = checkpoint_rows(resources.CHECKPOINTS_DIR)
+checkpoints = checkpoint_rows()
 if checkpoints:
     st.markdown("Pretrained checkpoints in `assets/checkpoints/` (read from their config.json "
                 "and metrics.jsonl):")

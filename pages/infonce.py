@@ -26,6 +26,7 @@ from app.state import Param, clamp_state, restore, share
 from app.widgets import preset_buttons, seed_params, seed_picker
 from ssl_core.augment import ViewConfig
 from ssl_core.checkpoints import CONFIG_FILE, CheckpointError, read_json
+from ssl_core.images import to_uint8_image
 from ssl_core.losses.infonce import (
     LESSON_TAUS,
     TauSweep,
@@ -55,7 +56,6 @@ from ssl_core.viz import (
     sweep_seed_count,
     sweep_temperatures,
     upscale_nearest,
-    view_to_uint8,
 )
 
 MODES = ("synthetic", "real")
@@ -191,7 +191,7 @@ def pair_tiles(n: int, seed: int, model_key: str, *, _model: torch.nn.Module,
         index = int(pairs.indices[j])
         name = data.classes[int(data.labels[index])]
         views = trace_pair(data.images, pairs, j)
-        tiles.append(image_grid([upscale_nearest(view_to_uint8(v.image), min_side=PAIR_TILE)
+        tiles.append(image_grid([upscale_nearest(to_uint8_image(v.image), min_side=PAIR_TILE)
                                  for v in views], ncols=2, pad=2))
         captions.append(f"pair {j}: image {index}, {name}")
         records += [{"pair": j, "view": v, "image": index, "class": name,

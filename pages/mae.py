@@ -17,18 +17,16 @@ from app import figures
 from app.resources import bundled_checkpoint, device, load_bundled_method
 from app.state import Param, restore, share
 from app.widgets import image_picker, picker_params, seed_params, seed_picker
-from ssl_core.checkpoints import CheckpointError
+from ssl_core.checkpoints import CheckpointError, checkpoint_stamp
+from ssl_core.images import image_to_batch, square_crop, to_uint8_image
 from ssl_core.masking import MASK_KINDS, interpolate_masked, make_mask, mask_to_image
 from ssl_core.viz import (
     ErrorCurve,
     error_curve,
-    image_to_batch,
     interpolation_error_curve,
     masked_patch_errors,
     records_to_csv,
-    square_crop,
     upscale_nearest,
-    view_to_uint8,
 )
 
 TILE = 192  # display side of an image panel, px
@@ -75,7 +73,7 @@ def model_curve(image: np.ndarray, patch: int, kind: str, checkpoint: str,
 
 def tile(batch: torch.Tensor) -> np.ndarray:
     """(1, C, H, W) in [0, 1] -> an enlarged uint8 panel."""
-    return upscale_nearest(view_to_uint8(batch[0].cpu()), min_side=TILE)
+    return upscale_nearest(to_uint8_image(batch[0].cpu()), min_side=TILE)
 
 
 def masked_only(errors: torch.Tensor, mask: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -197,7 +195,7 @@ st.subheader("Error against mask ratio")
 curves = [("interpolation", baseline_curve(image, patch, mask_kind), figures.MUTED)]
 if model is not None:
     path = bundled_checkpoint(name)
-    stamp = f"{path}:{(path / 'model.safetensors').stat().st_mtime_ns}" if path else name
+    stamp = checkpoint_stamp(path) if path else name
     curves.append(("MAE", model_curve(image, patch, mask_kind, stamp, model), figures.POSITIVE))
 curve = figures.figure(
     [go.Scatter(x=c.ratios, y=c.mean, name=label, mode="lines+markers", line=dict(color=colour),

@@ -9,13 +9,15 @@ deliverable that gives the same answer in a chat with an LLM.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import plotly.graph_objects as go
 import streamlit as st
 
 from app import figures
 from app.state import Param, restore, share
 from app.widgets import preset_buttons
-from ssl_core.data import REPO_ROOT
+from ssl_core.paths import checkout_root
 from ssl_core.picker import (
     BACKBONES,
     COMPUTES,
@@ -178,7 +180,7 @@ with st.expander("The rule book"):
     st.markdown(rules_markdown())
 
 st.subheader("The same answer in a chat")
-prompt_path = REPO_ROOT / PROMPT
+prompt_path = (checkout_root() or Path.cwd()) / PROMPT
 if prompt_path.is_file():
     text = prompt_path.read_text(encoding="utf-8")
     st.markdown(

@@ -31,9 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from ssl_core import paths  # noqa: E402
 from ssl_core.checkpoints import CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, file_sha256  # noqa: E402
 
-BUNDLE_DIR = ROOT / "assets" / "checkpoints"
+BUNDLE_DIR = paths.checkpoints_dir()
 BUNDLE_FILES = (WEIGHTS_FILE, CONFIG_FILE, METRICS_FILE)
 MAX_BUNDLE_BYTES = 40 * 1024 * 1024
 FASHION_STATS = ('"input_mean=[0.286]"', '"input_std=[0.353]"')  # bundled train subset's pixels
@@ -101,10 +102,10 @@ _COMPARED = ("method", "backbone", "backbone_kwargs", "method_config", "augment"
 
 def recipe_train_config(recipe: Recipe) -> dict[str, Any]:
     """The TrainConfig fields the recipe's command line sets, parsed by the real CLI parser."""
-    from ssl_core.pretrain import _given, build_parser
+    from ssl_core.pretrain import build_parser, given_fields
 
     args = build_parser().parse_args(shlex.split(recipe.args))
-    given = _given(args)
+    given = given_fields(args)
     if "epochs" in given:
         given["steps"] = None
     return given

@@ -42,11 +42,11 @@ _REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 if _REPO_ROOT not in sys.path:  # run as a script: make ssl_core importable
     sys.path.insert(0, _REPO_ROOT)
 
-from ssl_core.data import (  # noqa: E402  (the repo root is put on sys.path just above)
-    ASSETS_DIR,
+from ssl_core import paths  # noqa: E402  (the repo root is put on sys.path just above)
+from ssl_core.checkpoints import file_sha256  # noqa: E402
+from ssl_core.data import (  # noqa: E402
     DEBIAN_FASHION_MNIST_DIR,
     FASHION_MNIST_CLASSES,
-    file_sha256,
     read_idx,
 )
 
@@ -511,7 +511,7 @@ def render_provenance(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ASSETS_DIR, help="output folder")
+    parser.add_argument("--out", type=Path, default=paths.assets_dir(), help="output folder")
     parser.add_argument(
         "--darknet-dir", type=Path, default=DARKNET_DATA_DIR,
         help="folder holding darknet's sample photos (dog.jpg, ...)",

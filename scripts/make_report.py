@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ssl_core.experiments._features import CHECKPOINTS_DIR, list_checkpoints  # noqa: E402
+from ssl_core import paths  # noqa: E402
+from ssl_core.checkpoints import list_checkpoints  # noqa: E402
 from ssl_core.results import (  # noqa: E402
-    RESULTS_DIR,
     ResultMissingError,
     available_results,
     load_result,
@@ -526,11 +526,11 @@ def _show(path: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 scripts/make_report.py",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--results-dir", default=str(RESULTS_DIR),
+    parser.add_argument("--results-dir", default=str(paths.results_dir()),
                         help="folder of result JSON files [assets/results]")
     parser.add_argument("--out", default=str(ROOT / "outputs"),
                         help="writes OUT/results.md and OUT/figures/*.png [outputs]")
-    parser.add_argument("--checkpoints", default=str(CHECKPOINTS_DIR),
+    parser.add_argument("--checkpoints", default=str(paths.checkpoints_dir()),
                         help="folder of bundled checkpoints [assets/checkpoints]")
     args = parser.parse_args(argv)
     path = build_report(Path(args.results_dir), Path(args.out), Path(args.checkpoints))

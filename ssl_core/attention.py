@@ -28,17 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_core.viz import square_crop
-
 __all__ = [
     "AttentionMaps",
     "attention_maps",
     "cls_attention",
     "colourize",
     "foreground_share",
-    "input_geometry",
     "mass_threshold_mask",
-    "model_input",
     "overlay",
     "upsample",
 ]
@@ -178,29 +174,6 @@ def foreground_share(maps: Tensor | np.ndarray, foreground: np.ndarray) -> np.nd
     on_fg = (array * fg_fraction).sum(axis=(-2, -1))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, on_fg / np.where(total > 0, total, 1.0), np.nan)
-
-
-# --- model inputs ------------------------------------------------------------------------------
-
-
-def input_geometry(encoder: nn.Module) -> tuple[int, int, int]:
-    """``(height, width, channels)`` an encoder takes: our ViT's ``img_size``/``in_chans``, or a
-    transformers adapter's ``image_size`` (3 channels)."""
-    _check_encoder(encoder)
-    size = getattr(encoder, "img_size", None) or getattr(encoder, "image_size", None)
-    if size is None:
-        raise ValueError(f"{type(encoder).__name__} states no input size (img_size/image_size)")
-    height, width = (size, size) if isinstance(size, int) else size
-    return int(height), int(width), int(encoder.in_chans)
-
-
-def model_input(image: np.ndarray, encoder: nn.Module) -> np.ndarray:
-    """A uint8 ``(H, W)`` / ``(H, W, 3)`` image as the encoder takes it: the centred square,
-    resized to the encoder's (square) input size, grayscale for a 1-channel model."""
-    height, width, channels = input_geometry(encoder)
-    if height != width:
-        raise ValueError(f"model_input makes square inputs; the encoder takes {height}x{width}")
-    return square_crop(image, height, channels=1 if channels == 1 else 3)
 
 
 # --- display -----------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
-from torchvision.transforms.v2 import functional as F
+
+from ssl_core.images import to_chw_uint8
 
 __all__ = [
     "MultiCrop",
@@ -64,50 +65,12 @@ _INTERPOLATIONS = ("nearest", "nearest-exact", "bilinear", "bicubic")
 
 
 def to_image_tensor(x: Any) -> tv_tensors.Image:
-    """Convert an input image to a uint8 ``tv_tensors.Image`` of shape (C, H, W), C in {1, 3}.
+    """An input image as the uint8 ``tv_tensors.Image`` ``(C, H, W)`` the v2 pipelines start from.
 
-    Accepts torch uint8 (C, H, W) or (H, W); numpy uint8 (H, W) or (H, W, C); PIL images (mode
-    "L" stays 1 channel, "1"/"LA"/"I"/"I;16"/"F" become "L", anything else becomes "RGB").
+    Any image :func:`ssl_core.images.to_chw_uint8` accepts: torch uint8 ``(C, H, W)`` or
+    ``(H, W)``, numpy uint8 ``(H, W)`` or ``(H, W, C)``, PIL images; C in {1, 3}.
     """
-    if isinstance(x, PIL.Image.Image):
-        if x.mode not in ("L", "RGB"):
-            x = x.convert("L" if x.mode in ("1", "LA", "I", "I;16", "F") else "RGB")
-        t = F.pil_to_tensor(x)  # (C, H, W) uint8
-    elif isinstance(x, np.ndarray):
-        if x.ndim == 2:
-            arr = x[None]  # (1, H, W)
-        elif x.ndim == 3 and x.shape[2] in (1, 3):
-            arr = x.transpose(2, 0, 1)  # (C, H, W)
-        else:
-            raise ValueError(
-                f"numpy images must be (H, W) or (H, W, C) with C in (1, 3); got shape {x.shape}"
-            )
-        t = torch.from_numpy(np.ascontiguousarray(arr))
-    elif isinstance(x, torch.Tensor):
-        if x.ndim == 2:
-            t = x[None]  # (1, H, W)
-        elif x.ndim == 3 and x.shape[0] in (1, 3):
-            t = x
-        elif x.ndim == 3 and x.shape[-1] in (1, 3):
-            raise ValueError(
-                f"torch images must be channels-first (C, H, W); got shape {tuple(x.shape)}, "
-                "which looks channels-last: pass x.permute(2, 0, 1)"
-            )
-        else:
-            raise ValueError(
-                f"torch images must be (C, H, W) with C in (1, 3) or (H, W); got {tuple(x.shape)}"
-            )
-    else:
-        raise TypeError(
-            f"expected a torch tensor, numpy array or PIL image; got {type(x).__name__}"
-        )
-    if t.dtype != torch.uint8:
-        raise ValueError(
-            f"images must be uint8 in [0, 255]; got dtype {t.dtype}. For float images in [0, 1] "
-            "pass (x * 255).round().to(torch.uint8)"
-        )
-    if t.shape[-2] < 1 or t.shape[-1] < 1:
-        raise ValueError(f"image has an empty side: shape {tuple(t.shape)}")
+    t = to_chw_uint8(x)
     return t if isinstance(t, tv_tensors.Image) else tv_tensors.Image(t)
 
 

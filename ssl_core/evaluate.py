@@ -47,6 +47,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from ssl_core.images import to_float_batch
+
 __all__ = [
     "ProbeResult",
     "RawPixels",
@@ -113,24 +115,6 @@ def _resolve_encoder_device(encoder: nn.Module, device: str | torch.device | Non
             f"yourself with encoder.to({str(wanted)!r}) or pass device=None"
         )
     return wanted
-
-
-def _to_float_images(images: Tensor) -> Tensor:
-    """A batch of images -> float32 ``(B, C, H, W)``; uint8 is scaled to [0, 1]."""
-    if images.ndim == 3:
-        images = images.unsqueeze(1)  # (B, H, W) -> (B, 1, H, W)
-    if images.ndim != 4:
-        raise ValueError(
-            f"images must be (N, C, H, W) or grayscale (N, H, W); got a batch of shape "
-            f"{tuple(images.shape)}"
-        )
-    if images.dtype == torch.uint8:
-        return images.float().div_(255.0)
-    if images.is_floating_point():
-        return images.float()
-    raise ValueError(
-        f"images must be uint8 (scaled here to [0, 1]) or float; got dtype {images.dtype}"
-    )
 
 
 def _collate(samples: list[Any]) -> tuple[Tensor, Tensor]:
@@ -261,7 +245,7 @@ def extract_features(
     try:
         with torch.inference_mode():
             for images, batch_labels in batches:
-                x = _to_float_images(images.to(run_device, non_blocking=True))  # (B, C, H, W)
+                x = to_float_batch(images.to(run_device, non_blocking=True))  # (B, C, H, W)
                 if transform is not None:
                     x = transform(x)
                 z = encoder.forward_features(x)  # (B, D)

@@ -30,7 +30,7 @@ from typing import Any
 
 from ssl_core.train import PRECISIONS, TrainConfig
 
-__all__ = ["DEFAULT_OUT", "build_parser", "main"]
+__all__ = ["DEFAULT_OUT", "build_parser", "given_fields", "main"]
 
 DEFAULTS = TrainConfig()
 DEFAULT_OUT = "runs/{method}-{backbone}-{time}"
@@ -129,8 +129,10 @@ _FIELDS = (
 _DICT_FIELDS = ("backbone_kwargs", "method_config", "augment")  # KEY=VALUE lists
 
 
-def _given(args: argparse.Namespace) -> dict[str, Any]:
-    """TrainConfig fields the user set on the command line."""
+def given_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields set on the command line (parsed by :func:`build_parser`): what
+    ``main`` trains with, and what tools that read the same options compare (the bundled
+    checkpoints' recipes in ``scripts/bundle_checkpoints.py``)."""
     values = {name: getattr(args, name) for name in _FIELDS if getattr(args, name) is not None}
     values |= {name: dict(getattr(args, name)) for name in _DICT_FIELDS
                if getattr(args, name) is not None}
@@ -155,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ssl_core.data import DataError
     from ssl_core.train import Trainer
 
-    given = _given(args)
+    given = given_fields(args)
     try:
         if args.resume:
             trainer = Trainer.resume(args.resume, **given)

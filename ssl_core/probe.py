@@ -27,13 +27,13 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 __all__ = ["build_parser", "evaluate_encoder", "main", "probe_checkpoint", "render_markdown"]
 
@@ -43,35 +43,6 @@ KNN_KS = (200, 20)
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _limit(dataset: Any, n: int | None, *, seed: int) -> tuple[Any, np.ndarray]:
-    """``(images, labels)`` arrays of ``dataset``, or of a fixed random subset of ``n`` items."""
-    images, labels = dataset.images, np.asarray(dataset.labels)
-    if n is not None and n < len(labels):
-        keep = np.sort(np.random.default_rng(seed).permutation(len(labels))[:n])
-        images, labels = images[keep], labels[keep]
-    return np.asarray(images), labels
-
-
-def _input_adapter(encoder: nn.Module, channels: int, size: tuple[int, int]
-                   ) -> Callable[[Tensor], Tensor] | None:
-    """A batch transform fitting grayscale 28 px images to the encoder's channels and size."""
-    want_c = int(getattr(encoder, "in_chans", channels))
-    img_size = getattr(encoder, "img_size", size)
-    want_hw = tuple(img_size) if isinstance(img_size, Sequence) else (img_size, img_size)
-    if want_c == channels and want_hw == tuple(size):
-        return None
-    if want_c not in (channels, 3) or channels != 1:
-        raise ValueError(f"cannot feed {channels}-channel images to an encoder that takes {want_c}")
-
-    def adapt(x: Tensor) -> Tensor:
-        if want_hw != tuple(x.shape[-2:]):
-            x = torch.nn.functional.interpolate(x, size=want_hw, mode="bilinear",
-                                                align_corners=False)  # (B, C, H', W')
-        return x.expand(-1, want_c, -1, -1)  # (B, want_c, H', W'): gray copied to RGB
-
-    return adapt
 
 
 def evaluate_encoder(
@@ -98,10 +69,11 @@ def evaluate_encoder(
         linear_probe,
         subsample_per_class,
     )
+    from ssl_core.images import batch_adapter
 
     started = time.perf_counter()
     images = torch.from_numpy(train[0])
-    transform = _input_adapter(encoder, 1, tuple(images.shape[-2:]))
+    transform = batch_adapter(encoder, 1, tuple(images.shape[-2:]))
     common = dict(batch_size=batch_size, transform=transform)
     x_train, y_train = extract_features(encoder, (train[0], train[1]), **common)  # (N, D)
     x_test, y_test = extract_features(encoder, (test[0], test[1]), **common)  # (M, D)
@@ -139,18 +111,6 @@ def evaluate_encoder(
             "results": results}
 
 
-def _random_init_encoder(config: dict[str, Any], seed: int) -> nn.Module:
-    from ssl_core.methods import method_from_spec
-
-    spec = {"method_config": {}, "backbone_kwargs": {}} | {
-        k: config[k] for k in ("method", "method_config", "backbone", "backbone_kwargs")
-        if k in config
-    }
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return method_from_spec(spec).encoder.eval()
-
-
 def probe_checkpoint(
     checkpoint: str | Path,
     *,
@@ -165,7 +125,7 @@ def probe_checkpoint(
     raw_pixels_cache: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report of one checkpoint (and the baselines): a JSON-ready dict."""
-    from ssl_core.checkpoints import load_checkpoint, load_encoder
+    from ssl_core.checkpoints import load_checkpoint, load_encoder, random_init_encoder
     from ssl_core.evaluate import RawPixels
 
     path = Path(checkpoint)
@@ -182,7 +142,7 @@ def probe_checkpoint(
                  **evaluate_encoder(encoder, train, test, **options)})
     if baselines:
         _log(f"[{directory.name}] evaluating the same architecture at random init")
-        random_encoder = _random_init_encoder(config, seed)
+        random_encoder = random_init_encoder(config, seed=seed)
         rows.append({"encoder": f"{config.get('backbone', 'encoder')}, random init "
                                 f"(seed {seed})",
                      "kind": "random_init",
@@ -287,14 +247,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from ssl_core.checkpoints import CheckpointError
-    from ssl_core.data import DataError, load_fashion_mnist
+    from ssl_core.data import DataError, array_subset, load_fashion_mnist
 
     try:
         source = "bundled" if args.data == "bundled" else "full"
         train_set = load_fashion_mnist("train", source=source, root=args.data_root)
         test_set = load_fashion_mnist("test", source=source, root=args.data_root)
-        train = _limit(train_set, args.limit_train, seed=args.seed)
-        test = _limit(test_set, args.limit_test, seed=args.seed)
+        train = array_subset(train_set, args.limit_train, seed=args.seed)
+        test = array_subset(test_set, args.limit_test, seed=args.seed)
         data_label = (
             f"Fashion-MNIST ({'bundled subset' if source == 'bundled' else 'full'}): "
             f"{len(train[1]):,} train images (labels for the probes), {len(test[1]):,} test "

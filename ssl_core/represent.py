@@ -1,12 +1,8 @@
 """Point sets for the representation pages: model inputs, photo crops, leave-one-out kNN, and a
 label-budget probe that needs features only for the items it trains on.
 
-- :func:`subset_indices`: a seeded, sorted choice of ``n`` of ``total`` items (the points a page
-  shows);
 - :func:`photo_crops`: seeded random square crops of a few photos, labelled by photo, so that a
   handful of photos becomes a point set with classes ("which photo did this crop come from?");
-- :func:`to_model_inputs`: any uint8 images -> the ``(N, size, size[, 3])`` array an encoder
-  accepts (centre square, resized, gray or RGB; ``ssl_core.viz.square_crop`` per image);
 - :func:`loo_knn_accuracy`: weighted kNN accuracy of a point set against itself, each point
   left out of its own vote (the embeddings page's number beside a scatter plot);
 - :func:`budget_probe`: the frozen linear probe with ``n`` labels per class, as one row of
@@ -25,36 +21,12 @@ import torch
 from PIL import Image
 
 from ssl_core.evaluate import linear_probe, retrieve, subsample_per_class
-from ssl_core.viz import square_crop
 
 __all__ = [
     "budget_probe",
-    "draw_order",
     "loo_knn_accuracy",
     "photo_crops",
-    "subset_indices",
-    "to_model_inputs",
 ]
-
-
-def draw_order(total: int, *, seed: int = 0) -> np.ndarray:
-    """The order in which :func:`subset_indices` draws ``range(total)`` with ``seed``: its first
-    ``n`` entries are the subset of size ``n`` (unsorted), int64 ``(total,)``."""
-    if total < 1:
-        raise ValueError(f"total must be >= 1 (there must be items to choose from); got {total}")
-    return np.random.default_rng(seed).permutation(total).astype(np.int64)
-
-
-def subset_indices(total: int, n: int, *, seed: int = 0) -> np.ndarray:
-    """``min(n, total)`` distinct indices of ``range(total)``, drawn with ``seed``, sorted (int64).
-
-    The draw is nested: for one seed, the first 500 chosen are inside the first 2,000, so a page
-    that grows its point set keeps the points it had.
-    """
-    if n < 1:
-        raise ValueError(f"n must be >= 1; got {n}")
-    order = draw_order(total, seed=seed)  # (total,)
-    return np.sort(order[: min(n, total)])
 
 
 def photo_crops(
@@ -96,22 +68,6 @@ def photo_crops(
             images.append(np.asarray(crop.resize((size, size), Image.Resampling.BICUBIC)))
             labels.append(label)
     return np.stack(images), np.asarray(labels, dtype=np.int64), tuple(photos)
-
-
-def to_model_inputs(images: np.ndarray | Sequence[np.ndarray], *, size: int,
-                    channels: int) -> np.ndarray:
-    """uint8 images -> uint8 ``(N, size, size)`` (``channels=1``) or ``(N, size, size, 3)``.
-
-    ``images`` is an array ``(N, H, W)`` / ``(N, H, W, 3)`` or a sequence of ``(H, W[, 3])``
-    images of any sizes; each is centre-cropped to a square and resized
-    (``ssl_core.viz.square_crop``). An array that already has the wanted shape is returned as is.
-    """
-    wanted = (size, size) if channels == 1 else (size, size, 3)
-    if isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.shape[1:] == wanted:
-        return images
-    if len(images) == 0:
-        raise ValueError("images is empty; there is nothing to convert")
-    return np.stack([square_crop(np.asarray(image), size, channels=channels) for image in images])
 
 
 def loo_knn_accuracy(

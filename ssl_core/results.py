@@ -20,8 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "assets" / "results"
-"""Where the bundled results live: ``assets/results/<name>.json``."""
+from ssl_core import paths
 
 
 class ResultMissingError(FileNotFoundError):
@@ -36,9 +35,9 @@ def _check_name(name: str) -> None:
 
 
 def result_path(name: str, *, directory: str | Path | None = None) -> Path:
-    """The file of result ``name``: ``<directory or RESULTS_DIR>/<name>.json``."""
+    """The file of result ``name``: ``<directory or paths.results_dir()>/<name>.json``."""
     _check_name(name)
-    return Path(directory or RESULTS_DIR) / f"{name}.json"
+    return Path(directory or paths.results_dir()) / f"{name}.json"
 
 
 def machine_description() -> dict[str, Any]:
@@ -133,7 +132,7 @@ def load_result(name: str, *, directory: str | Path | None = None) -> dict[str, 
 
 def available_results(*, directory: str | Path | None = None) -> list[str]:
     """Names of the results present, sorted."""
-    folder = Path(directory or RESULTS_DIR)
+    folder = Path(directory or paths.results_dir())
     return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
 
 

@@ -320,13 +320,15 @@ def load_train_data(
     :class:`ssl_core.data.DataError`, whose message names the path.
     """
     from ssl_core import data as D
+    from ssl_core import paths
 
     description: dict[str, Any] = {"spec": spec}
     if spec == "bundled":
         dataset = D.load_fashion_mnist("train", source="bundled")
+        bundled = paths.fashion_mnist_file()
         description |= {
             "name": "Fashion-MNIST, bundled stratified subset (train split)",
-            "files": {D.BUNDLED_FASHION_MNIST.name: D.file_sha256(D.BUNDLED_FASHION_MNIST)},
+            "files": {bundled.name: checkpoints.file_sha256(bundled)},
         }
     elif spec == "fashion-mnist-full":
         dataset = D.load_fashion_mnist("train", source="full", root=root)

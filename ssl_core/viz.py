@@ -7,14 +7,14 @@ nothing here computes a loss: the numbers come from the modules that own them (`
 
 Contents:
 
-- images: :func:`view_to_uint8`, :func:`upscale_nearest`, :func:`fit_within`, :func:`image_grid`,
-  :func:`encode_png`;
+- images: :func:`upscale_nearest`, :func:`image_grid`, :func:`encode_png` (model inputs and
+  views as pictures: :mod:`ssl_core.images`);
 - sampled view parameters: :func:`crop_box`, :func:`describe_view`, :func:`view_record`,
   :func:`records_to_csv`;
 - InfoNCE: :func:`pool_matrix`, :func:`matrix_to_csv`, :func:`embedding_labels`,
   :func:`candidate_weights`, :func:`sweep_temperatures`, :func:`sweep_seed_count`,
   :func:`random_pair_bounds`;
-- MAE: :func:`square_crop`, :func:`image_to_batch`, :func:`masked_patch_errors`,
+- MAE: :func:`masked_patch_errors`,
   :func:`error_curve`, :func:`interpolation_error_curve` (the errors come from
   ``losses.mae.per_patch_error``, the masks from ``masking``).
 """
@@ -45,42 +45,23 @@ __all__ = [
     "embedding_labels",
     "encode_png",
     "error_curve",
-    "fit_within",
     "image_grid",
-    "image_to_batch",
     "interpolation_error_curve",
     "masked_patch_errors",
     "matrix_to_csv",
     "pool_matrix",
     "random_pair_bounds",
     "records_to_csv",
-    "square_crop",
     "sweep_seed_count",
     "sweep_temperatures",
     "upscale_nearest",
     "view_record",
-    "view_to_uint8",
 ]
 
 
 # --------------------------------------------------------------------------------------------
 # Images
 # --------------------------------------------------------------------------------------------
-
-
-def view_to_uint8(view: torch.Tensor) -> np.ndarray:
-    """A float view ``(C, h, w)`` in [0, 1] -> uint8 ``(h, w)`` (C = 1) or ``(h, w, 3)`` (C = 3).
-
-    Values outside [0, 1] (a normalised view) are clipped, so pass un-normalised views.
-    """
-    if not isinstance(view, torch.Tensor) or view.ndim != 3 or view.shape[0] not in (1, 3):
-        shape = tuple(view.shape) if hasattr(view, "shape") else type(view).__name__
-        raise ValueError(f"view must be a (C, h, w) tensor with C in (1, 3); got {shape}")
-    if not view.is_floating_point():
-        raise ValueError(f"view must be a float tensor in [0, 1]; got dtype {view.dtype}")
-    pixels = (view.detach().cpu().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)  # (C, h, w)
-    array = pixels.permute(1, 2, 0).numpy()  # (h, w, C)
-    return np.ascontiguousarray(array[..., 0] if array.shape[-1] == 1 else array)
 
 
 def upscale_nearest(image: np.ndarray, *, min_side: int) -> np.ndarray:
@@ -98,26 +79,6 @@ def upscale_nearest(image: np.ndarray, *, min_side: int) -> np.ndarray:
     if factor <= 1:
         return image
     return image.repeat(factor, axis=0).repeat(factor, axis=1)  # (h * f, w * f[, C])
-
-
-def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
-    """Downscale a uint8 ``(H, W)`` / ``(H, W, 3)`` image so its longer side is <= ``max_side``.
-
-    Keeps the aspect ratio (Lanczos filter); an image that already fits is returned as is. The
-    app uses this on uploads so that a 12-megapixel photo costs what a bundled 512 px one does.
-    """
-    if max_side < 1:
-        raise ValueError(f"max_side must be >= 1; got {max_side}")
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ValueError(
-            f"image must be uint8 (H, W) or (H, W, 3); got {image.dtype} {image.shape}"
-        )
-    height, width = image.shape[:2]
-    if max(height, width) <= max_side:
-        return image
-    scale = max_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # PIL wants (W, H)
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
 
 
 def _as_rgb(tile: np.ndarray) -> np.ndarray:
@@ -416,40 +377,6 @@ def random_pair_bounds(n: int, d: int, tau: float) -> tuple[float, float]:
 # --------------------------------------------------------------------------------------------
 # MAE: model inputs, per-patch errors, error against mask ratio
 # --------------------------------------------------------------------------------------------
-
-
-def square_crop(image: np.ndarray, size: int, *, channels: int) -> np.ndarray:
-    """The centred square of a uint8 ``(H, W)`` / ``(H, W, 3)`` image, resized to ``size``.
-
-    Returns uint8 ``(size, size)`` for ``channels=1`` (luminance of a colour image) or
-    ``(size, size, 3)`` for ``channels=3`` (a grayscale image repeated). Bicubic resampling
-    (a 512 px photo shrinks to the 64 px an MAE sees; a 28 px item is returned as is).
-    """
-    if size < 1 or channels not in (1, 3):
-        raise ValueError(f"need size >= 1 and channels in (1, 3); got {size}, {channels}")
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
-        raise ValueError(
-            f"image must be uint8 (H, W) or (H, W, 3); got {image.dtype} {image.shape}"
-        )
-    height, width = image.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    pil = Image.fromarray(image[top : top + side, left : left + side])
-    pil = pil.convert("L" if channels == 1 else "RGB")
-    if side != size:
-        pil = pil.resize((size, size), Image.Resampling.BICUBIC)
-    return np.asarray(pil)
-
-
-def image_to_batch(image: np.ndarray) -> torch.Tensor:
-    """uint8 ``(H, W)`` or ``(H, W, C)`` -> float ``(1, C, H, W)`` in [0, 1] (a model's input)."""
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ValueError(
-            f"image must be uint8 (H, W) or (H, W, C); got {image.dtype} {image.shape}"
-        )
-    array = image[..., None] if image.ndim == 2 else image  # (H, W, C)
-    tensor = torch.from_numpy(np.array(array)).permute(2, 0, 1)  # (C, H, W)
-    return (tensor.float() / 255.0)[None]  # (1, C, H, W)
 
 
 def masked_patch_errors(

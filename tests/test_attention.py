@@ -11,14 +11,12 @@ from ssl_core.attention import (
     cls_attention,
     colourize,
     foreground_share,
-    input_geometry,
     mass_threshold_mask,
-    model_input,
     overlay,
     upsample,
 )
+from ssl_core.images import image_to_batch, input_geometry, model_input
 from ssl_core.models.registry import build_backbone
-from ssl_core.viz import image_to_batch
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -187,15 +185,6 @@ def test_attention_maps_on_a_transformers_dinov2():
     maps = attention_maps(encoder, x)
     assert maps.heads.shape == (2, 4, 4) and maps.patch_size == 7
     np.testing.assert_allclose(maps.heads.sum((1, 2)) + maps.cls_self, 1.0, rtol=1e-5)
-
-
-def test_model_input_follows_the_encoder():
-    vit = _tiny_vit()
-    assert input_geometry(vit) == (28, 28, 1)
-    photo = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)
-    assert model_input(photo, vit).shape == (28, 28)
-    rgb = _tiny_vit(in_chans=3)
-    assert model_input(photo, rgb).shape == (28, 28, 3)
 
 
 def test_colourize_and_overlay():

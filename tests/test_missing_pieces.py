@@ -135,16 +135,18 @@ def test_image_loaders_refuse_a_pickle(tmp_path, evil):
         dataset[0]
 
 
-def test_bundled_arrays_loader_refuses_pickled_objects(tmp_path, payload):
-    from ssl_core import data
+def test_bundled_arrays_loader_refuses_pickled_objects(tmp_path, payload, monkeypatch):
+    from ssl_core import paths
+    from ssl_core.data import load_fashion_mnist
 
     path = tmp_path / "fashion.npz"
     objects = np.empty(1, dtype=object)
     objects[0] = payload
     np.savez(path, train_images=objects, train_labels=np.zeros(1, np.uint8),
              test_images=objects, test_labels=np.zeros(1, np.uint8))
+    monkeypatch.setattr(paths, "fashion_mnist_file", lambda: path)
     with pytest.raises(DataError, match=r"cannot read .*fashion\.npz.*allow_pickle"):
-        data._load_bundled_arrays(path)
+        load_fashion_mnist("train", source="bundled")
 
 
 def test_cifar10_loader_never_unpickles_a_file_that_fails_its_checksum(tmp_path, evil):

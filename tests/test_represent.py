@@ -7,22 +7,9 @@ import torch
 from ssl_core.evaluate import label_efficiency
 from ssl_core.represent import (
     budget_probe,
-    draw_order,
     loo_knn_accuracy,
     photo_crops,
-    subset_indices,
-    to_model_inputs,
 )
-
-
-def test_subset_indices_sorted_distinct_and_nested():
-    small, large = subset_indices(1000, 50, seed=3), subset_indices(1000, 400, seed=3)
-    assert small.dtype == np.int64 and np.all(np.diff(small) > 0) and len(small) == 50
-    assert set(small) <= set(large)
-    assert not np.array_equal(small, subset_indices(1000, 50, seed=4))
-    assert np.array_equal(subset_indices(7, 100), np.arange(7))
-    with pytest.raises(ValueError, match="n must be >= 1"):
-        subset_indices(10, 0)
 
 
 def test_photo_crops_shapes_labels_and_determinism():
@@ -39,18 +26,6 @@ def test_photo_crops_shapes_labels_and_determinism():
     assert np.array_equal(images[5:, ..., 0], images[5:, ..., 2])
     with pytest.raises(ValueError, match="scale must satisfy"):
         photo_crops(photos, per_photo=1, scale=(0.5, 1.5))
-
-
-def test_to_model_inputs_converts_gray_and_colour():
-    gray = np.zeros((3, 28, 28), dtype=np.uint8)
-    assert to_model_inputs(gray, size=28, channels=1) is gray  # already right: no copy
-    rgb = to_model_inputs(gray, size=64, channels=3)
-    assert rgb.shape == (3, 64, 64, 3)
-    mixed = [np.full((50, 80, 3), 200, np.uint8), np.full((28, 28), 10, np.uint8)]
-    out = to_model_inputs(mixed, size=28, channels=1)
-    assert out.shape == (2, 28, 28) and out[0].mean() == pytest.approx(200, abs=1)
-    with pytest.raises(ValueError, match="empty"):
-        to_model_inputs([], size=28, channels=1)
 
 
 def _slow_loo_knn(features, labels, k, temperature):
@@ -114,12 +89,3 @@ def test_budget_probe_checks_the_callback():
     with pytest.raises(ValueError, match="returned 1 rows"):
         budget_probe(lambda idx: np.zeros((1, 2)), y, np.zeros((2, 2)), np.array([0, 1]),
                      n_per_class=2)
-
-
-def test_draw_order_is_the_nested_draw_of_subset_indices() -> None:
-    order = draw_order(1000, seed=3)
-    assert sorted(order.tolist()) == list(range(1000)) and order.dtype == np.int64
-    for n in (1, 17, 500, 1000):
-        np.testing.assert_array_equal(np.sort(order[:n]), subset_indices(1000, n, seed=3))
-    with pytest.raises(ValueError, match="total must be >= 1"):
-        draw_order(0)

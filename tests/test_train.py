@@ -159,12 +159,14 @@ def test_trainer_rejects_mismatched_channels_and_oversized_batch() -> None:
 
 
 def test_load_train_data_bundled_describes_the_file() -> None:
-    from ssl_core.data import BUNDLED_FASHION_MNIST, file_sha256
+    from ssl_core import paths
+    from ssl_core.checkpoints import file_sha256
 
     dataset, description = load_train_data("bundled", limit_images=100)
     assert len(dataset) == 100 and description["n_images"] == 100
     assert description["n_images_total"] == 20_000
-    assert description["files"] == {BUNDLED_FASHION_MNIST.name: file_sha256(BUNDLED_FASHION_MNIST)}
+    bundled = paths.fashion_mnist_file()
+    assert description["files"] == {bundled.name: file_sha256(bundled)}
     small, _ = load_train_data("bundled", limit_images=10)  # nested subsets
     assert set(small.indices) <= set(dataset.indices)
 

@@ -19,46 +19,20 @@ from ssl_core.viz import (
     embedding_labels,
     encode_png,
     error_curve,
-    fit_within,
     image_grid,
-    image_to_batch,
     interpolation_error_curve,
     masked_patch_errors,
     matrix_to_csv,
     pool_matrix,
     random_pair_bounds,
     records_to_csv,
-    square_crop,
     sweep_seed_count,
     sweep_temperatures,
     upscale_nearest,
     view_record,
-    view_to_uint8,
 )
 
 # --- images -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("channels", [1, 3])
-def test_view_to_uint8_matches_a_pixel_loop(channels):
-    generator = torch.Generator().manual_seed(0)
-    view = torch.rand(channels, 5, 7, generator=generator) * 1.4 - 0.2  # some out of [0, 1]
-    out = view_to_uint8(view)
-    assert out.dtype == np.uint8
-    assert out.shape == ((5, 7) if channels == 1 else (5, 7, 3))
-    for c in range(channels):
-        for y in range(5):
-            for x in range(7):
-                expected = round(min(max(float(view[c, y, x]), 0.0), 1.0) * 255)
-                got = out[y, x] if channels == 1 else out[y, x, c]
-                assert abs(int(got) - expected) <= 1  # float32 rounding at .5
-
-
-def test_view_to_uint8_rejects_bad_views():
-    with pytest.raises(ValueError, match=r"\(C, h, w\) tensor with C in \(1, 3\)"):
-        view_to_uint8(torch.zeros(2, 4, 4))
-    with pytest.raises(ValueError, match="float tensor"):
-        view_to_uint8(torch.zeros(3, 4, 4, dtype=torch.uint8))
 
 
 def test_upscale_nearest_repeats_pixels_by_an_integer_factor():
@@ -72,17 +46,6 @@ def test_upscale_nearest_repeats_pixels_by_an_integer_factor():
     assert upscale_nearest(big, min_side=30) is big
     with pytest.raises(ValueError, match="min_side must be >= 1"):
         upscale_nearest(image, min_side=0)
-
-
-def test_fit_within_keeps_aspect_and_leaves_small_images_alone():
-    image = np.random.default_rng(0).integers(0, 256, (300, 1200, 3), dtype=np.uint8)
-    out = fit_within(image, 512)
-    assert out.shape == (128, 512, 3) and out.dtype == np.uint8
-    gray = np.zeros((100, 80), dtype=np.uint8)
-    assert fit_within(gray, 512) is gray
-    assert fit_within(np.zeros((1000, 10), dtype=np.uint8), 100).shape == (100, 1)
-    with pytest.raises(ValueError, match="uint8"):
-        fit_within(np.zeros((10, 10), dtype=np.float32), 5)
 
 
 def test_image_grid_places_each_tile_in_its_cell():
@@ -242,31 +205,6 @@ def test_sweep_helpers():
 
 
 # --- MAE ---------------------------------------------------------------------------------------
-
-
-def test_square_crop_takes_the_centre_and_converts_channels():
-    image = np.zeros((40, 60, 3), dtype=np.uint8)
-    image[:, 10:50] = 200  # the centred 40 x 40 square is all 200
-    out = square_crop(image, 20, channels=3)
-    assert out.shape == (20, 20, 3) and out.dtype == np.uint8 and (out == 200).all()
-    gray = square_crop(image, 40, channels=1)
-    assert gray.shape == (40, 40) and (gray == 200).all()  # luminance of a gray colour
-    item = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
-    np.testing.assert_array_equal(square_crop(item, 28, channels=1), item)  # no resampling
-    rgb = square_crop(item, 28, channels=3)
-    assert rgb.shape == (28, 28, 3) and (rgb == item[..., None]).all()
-    with pytest.raises(ValueError, match="channels in"):
-        square_crop(item, 28, channels=2)
-    with pytest.raises(ValueError, match="must be uint8"):
-        square_crop(item.astype(np.float32), 28, channels=1)
-
-
-def test_image_to_batch_layout_and_scale():
-    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)  # (H, W, C)
-    batch = image_to_batch(image)
-    assert batch.shape == (1, 3, 2, 3) and batch.dtype == torch.float32
-    assert batch[0, 2, 1, 0] == pytest.approx(image[1, 0, 2] / 255)
-    assert image_to_batch(image[..., 0]).shape == (1, 1, 2, 3)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -28,165 +28,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ssl_core.images import images_to_batch
+
 __all__ = [
-    "CHECKPOINTS_DIR",
     "DEFAULT_CACHE_DIR",
-    "CheckpointInfo",
     "EncoderEntry",
     "ProbeData",
-    "checkpoint_info",
     "encoder_features",
     "evaluate_entry",
     "fashion_encoders",
-    "list_checkpoints",
     "load_probe_data",
 ]
 
-CHECKPOINTS_DIR = Path(__file__).resolve().parents[2] / "assets" / "checkpoints"
-"""Where the bundled checkpoints live: ``assets/checkpoints/<name>/``."""
-
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "ssl-explorer-features"
 """Default feature cache (outside the repository: caches are never committed)."""
-
-FASHION_SHAPE = (1, (28, 28))  # (in_chans, img_size) of a Fashion-MNIST backbone
-
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """What a bundled checkpoint says about itself (config.json, metrics.jsonl, the weights)."""
-
-    name: str  # the directory's name, e.g. "simclr"
-    path: Path  # the checkpoint directory
-    config: dict[str, Any] = field(repr=False)
-    method: str
-    backbone: str
-    in_chans: int
-    img_size: tuple[int, int]
-    step: int | None  # optimizer steps done
-    total_steps: int | None
-    batch_size: int | None  # per device
-    wall_time_s: float | None  # the last ``elapsed_s`` of metrics.jsonl
-    command: str | None  # the command that trained it, when config.json records one
-    sha256: str  # of model.safetensors
-    size_bytes: int  # of model.safetensors
-    data_name: str | None
-    data_sha256: dict[str, str]  # file name -> sha256 of the pretraining data files
-
-    @property
-    def is_fashion(self) -> bool:
-        """True for a 1-channel 28 x 28 backbone (a Fashion-MNIST model)."""
-        return (self.in_chans, self.img_size) == FASHION_SHAPE
-
-
-def _last_elapsed(metrics: Path) -> float | None:
-    """The last ``elapsed_s`` in a metrics.jsonl (None when absent or unreadable)."""
-    if not metrics.is_file():
-        return None
-    last = None
-    for line in metrics.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("elapsed_s"), int | float):
-            last = float(record["elapsed_s"])
-    return last
-
-
-def _recorded_command(directory: Path) -> str | None:
-    """The training command for ``directory`` listed in the bundle's PROVENANCE.md, if any.
-
-    ``scripts/bundle_checkpoints.py provenance`` writes a section "## `name`" per checkpoint
-    with the command in a fenced block; a missing file or section gives None.
-    """
-    provenance = directory.parent / "PROVENANCE.md"
-    if not provenance.is_file():
-        return None
-    lines = provenance.read_text(encoding="utf-8").splitlines()
-    header = f"## `{directory.name}`"
-    if header not in lines:
-        return None
-    in_block = False
-    for line in lines[lines.index(header) + 1:]:
-        if line.startswith("## "):
-            return None
-        if line.startswith("```"):
-            in_block = not in_block
-        elif in_block and line.startswith("python"):
-            return line.strip()
-    return None
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _as_hw(value: Any) -> tuple[int, int]:
-    if isinstance(value, int):
-        return (value, value)
-    return (int(value[0]), int(value[1]))
-
-
-def checkpoint_info(path: str | Path) -> CheckpointInfo:
-    """Read a checkpoint directory's description without building the model.
-
-    The backbone's channels and image size come from the registry's resolved config
-    (``backbone_config(backbone, **backbone_kwargs)``), so a config.json that stores only the
-    overrides is read right. Raises ``ValueError`` when config.json is missing or malformed.
-    """
-    from ssl_core.models.registry import backbone_config
-
-    directory = Path(path)
-    config_file = directory / "config.json"
-    weights = directory / "model.safetensors"
-    if not config_file.is_file() or not weights.is_file():
-        raise ValueError(
-            f"{directory} is not a checkpoint directory: it needs config.json and "
-            "model.safetensors (written by `python -m ssl_core.pretrain`)"
-        )
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{config_file} is not valid JSON ({error}); re-save the run") from error
-    if not isinstance(config, dict) or "backbone" not in config or "method" not in config:
-        raise ValueError(f"{config_file} lacks 'method'/'backbone'; it is not a method checkpoint")
-    resolved = backbone_config(config["backbone"], **config.get("backbone_kwargs", {}))
-    train = config.get("train") or {}
-    data = config.get("data") or {}
-    return CheckpointInfo(
-        name=directory.name,
-        path=directory,
-        config=config,
-        method=str(config["method"]),
-        backbone=str(config["backbone"]),
-        in_chans=int(resolved.get("in_chans", 0)),
-        img_size=_as_hw(resolved.get("img_size", 0)),
-        step=config.get("step"),
-        total_steps=config.get("total_steps"),
-        batch_size=train.get("batch_size"),
-        wall_time_s=_last_elapsed(directory / "metrics.jsonl"),
-        command=config.get("command") or train.get("command") or _recorded_command(directory),
-        sha256=_file_sha256(weights),
-        size_bytes=weights.stat().st_size,
-        data_name=data.get("name"),
-        data_sha256=dict(data.get("files") or {}),
-    )
-
-
-def list_checkpoints(directory: str | Path = CHECKPOINTS_DIR) -> list[CheckpointInfo]:
-    """Every checkpoint directory under ``directory`` (sorted by name); [] when it is absent."""
-    root = Path(directory)
-    if not root.is_dir():
-        return []
-    return [
-        checkpoint_info(child)
-        for child in sorted(root.iterdir())
-        if child.is_dir() and (child / "config.json").is_file()
-    ]
 
 
 @dataclass(frozen=True)
@@ -199,15 +54,12 @@ class EncoderEntry:
     backbone: str
     cache_key: str  # identifies the weights: checkpoint sha256, random-init spec, "raw"
     build: Callable[[], nn.Module] = field(repr=False, compare=False)
-    checkpoint: CheckpointInfo | None = field(default=None, repr=False)
+    checkpoint: Any = field(default=None, repr=False)  # its CheckpointInfo
     of: str | None = None  # for a random-init row: the checkpoint whose architecture it copies
 
 
-METHOD_NAMES = {"simclr": "SimCLR", "dino": "DINO", "mae": "MAE", "unet_mae": "U-Net MAE"}
-
-
 def fashion_encoders(
-    directory: str | Path = CHECKPOINTS_DIR,
+    directory: str | Path | None = None,
     *,
     seed: int = 0,
     random_init: bool = True,
@@ -218,9 +70,9 @@ def fashion_encoders(
     ``random_init``) its architecture at random init with ``seed``, then (with ``raw``) raw
     pixels. ``names`` keeps only those checkpoints (ValueError naming the valid ones otherwise).
     """
-    from ssl_core.checkpoints import load_encoder
+    from ssl_core.checkpoints import list_checkpoints, load_encoder, random_init_encoder
     from ssl_core.evaluate import RawPixels
-    from ssl_core.probe import _random_init_encoder
+    from ssl_core.methods import METHOD_LABELS
 
     infos = [info for info in list_checkpoints(directory) if info.is_fashion]
     if names is not None:
@@ -234,7 +86,7 @@ def fashion_encoders(
         infos = [info for info in infos if info.name in set(names)]
     entries: list[EncoderEntry] = []
     for info in infos:
-        method = METHOD_NAMES.get(info.method, info.method)
+        method = METHOD_LABELS.get(info.method, info.method)
         entries.append(EncoderEntry(
             name=info.name,
             label=f"{method}, {info.backbone} ({info.step} steps)",
@@ -254,7 +106,7 @@ def fashion_encoders(
                 kind="random",
                 backbone=info.backbone,
                 cache_key=f"random:{spec_hash}:{seed}",
-                build=lambda config=info.config: _random_init_encoder(config, seed),
+                build=lambda config=info.config: random_init_encoder(config, seed=seed),
                 checkpoint=info,
                 of=info.name,
             ))
@@ -284,11 +136,10 @@ def load_probe_data(
 ) -> ProbeData:
     """Bundled Fashion-MNIST (20,000 train / 10,000 test) as ``python -m ssl_core.probe`` reads
     it; ``limit_*`` take the same fixed random subsets as its ``--limit-train/--limit-test``."""
-    from ssl_core.data import load_fashion_mnist
-    from ssl_core.probe import _limit
+    from ssl_core.data import array_subset, load_fashion_mnist
 
-    train = _limit(load_fashion_mnist("train", source="bundled"), limit_train, seed=seed)
-    test = _limit(load_fashion_mnist("test", source="bundled"), limit_test, seed=seed)
+    train = array_subset(load_fashion_mnist("train", source="bundled"), limit_train, seed=seed)
+    test = array_subset(load_fashion_mnist("test", source="bundled"), limit_test, seed=seed)
     label = (f"Fashion-MNIST (bundled subset): {len(train[1]):,} train images (labels for the "
              f"probes), {len(test[1]):,} test images")
     if limit_train or limit_test:
@@ -404,7 +255,7 @@ class _Replay(nn.Module):
     def forward_features(self, x: Tensor) -> Tensor:
         b = x.shape[0]
         chunk = self.images[self.cursor : self.cursor + b]
-        expected = torch.from_numpy(np.array(chunk)).float().div_(255.0)[:, None]  # (B, 1, H, W)
+        expected = images_to_batch(chunk)  # (B, 1, H, W), as extract_features scales them
         if x.shape != expected.shape or not torch.equal(x.cpu(), expected):
             raise _ReplayMismatch("cached features do not line up with the batches")
         out = self.features[self.cursor : self.cursor + b]  # (B, D)

@@ -33,14 +33,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ssl_core import paths
 from ssl_core.attention import cls_attention, foreground_share, mass_threshold_mask, upsample
-from ssl_core.checkpoints import load_encoder, read_json
-from ssl_core.data import ASSETS_DIR, load_fashion_mnist
-from ssl_core.models.registry import build_backbone
+from ssl_core.checkpoints import load_encoder, random_init_encoder, read_json
+from ssl_core.data import load_fashion_mnist
+from ssl_core.images import images_to_batch
 from ssl_core.results import save_result
 
 NAME = "attention_foreground"
-CHECKPOINTS_DIR = ASSETS_DIR / "checkpoints"
 THRESHOLD = 0.1  # foreground: pixel / 255 > 0.1
 SENSITIVITY = (0.0, 0.1, 0.3, 0.5)
 KEEP = 0.6  # DINO's Fig. 3 keeps the patches holding 60 % of the mass
@@ -75,7 +75,7 @@ def measure(encoder: nn.Module, images: np.ndarray, *, threshold: float = THRESH
     device = next(encoder.parameters()).device
     for start in range(0, len(images), batch_size):
         chunk = images[start : start + batch_size]  # (B, H, W) uint8
-        x = torch.from_numpy(np.array(chunk)).float().div(255.0)[:, None].to(device)  # (B, 1, H, W)
+        x = images_to_batch(chunk).to(device)  # (B, 1, H, W)
         grid = encoder.input_grid(x)
         attention = encoder.get_last_selfattention(x).float()  # (B, heads, 1+L, 1+L)
         heads = cls_attention(attention, grid).cpu().numpy()  # (B, heads, gh, gw)
@@ -130,14 +130,6 @@ def summarise(per_image: dict[str, np.ndarray], labels: np.ndarray, classes: Seq
     }
 
 
-def _random_twin(config: dict[str, Any], seed: int) -> nn.Module:
-    """The checkpoint's backbone at random init (its config.json's backbone and kwargs)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = build_backbone(config["backbone"], **config.get("backbone_kwargs", {}))
-    return model.eval().requires_grad_(False)
-
-
 def verdict(models: Sequence[dict[str, Any]]) -> str:
     """One sentence per model from the measured numbers."""
     parts = []
@@ -149,7 +141,7 @@ def verdict(models: Sequence[dict[str, Any]]) -> str:
     return " ".join(parts)
 
 
-def run(*, checkpoints_dir: str | Path = CHECKPOINTS_DIR, n_images: int | None = None,
+def run(*, checkpoints_dir: str | Path | None = None, n_images: int | None = None,
         threshold: float = THRESHOLD, keep: float = KEEP,
         random_seeds: Sequence[int] = RANDOM_SEEDS, compare: Sequence[str] = ("mae",),
         batch_size: int = 500) -> dict[str, Any]:
@@ -158,7 +150,7 @@ def run(*, checkpoints_dir: str | Path = CHECKPOINTS_DIR, n_images: int | None =
     ``n_images``: the first n of the 10,000 test images (all by default). A missing ``dino``
     checkpoint raises ValueError; a missing comparison checkpoint is listed under ``"skipped"``.
     """
-    checkpoints_dir = Path(checkpoints_dir)
+    checkpoints_dir = Path(checkpoints_dir or paths.checkpoints_dir())
     dino_dir = checkpoints_dir / "dino"
     if not (dino_dir / "model.safetensors").is_file():
         raise ValueError(f"no DINO checkpoint at {dino_dir}; train one with `python3 -m "
@@ -184,7 +176,7 @@ def run(*, checkpoints_dir: str | Path = CHECKPOINTS_DIR, n_images: int | None =
     models = [{"name": "dino", "label": "DINO (bundled)", "kind": "ssl", "checkpoint": "dino",
                "steps": dino_config.get("step"), **summary(dino)}]
 
-    per_seed = [summary(_random_twin(dino_config, seed)) for seed in random_seeds]
+    per_seed = [summary(random_init_encoder(dino_config, seed=seed)) for seed in random_seeds]
     if per_seed:
         pooled = dict(per_seed[0])
         for key in ("attention_share", "area_share", "images_above_area", "cls_self", "jaccard"):
@@ -230,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Share of DINO's CLS attention on Fashion-MNIST foreground pixels vs the "
                     "foreground's share of the area, against random init and MAE.",
     )
-    parser.add_argument("--checkpoints-dir", default=str(CHECKPOINTS_DIR))
+    parser.add_argument("--checkpoints-dir", default=None, help="default: the bundled ones")
     parser.add_argument("--n-images", type=int, default=None, help="default: all 10,000")
     parser.add_argument("--threshold", type=float, default=THRESHOLD,
                         help="foreground: pixel / 255 > threshold (default %(default)s)")

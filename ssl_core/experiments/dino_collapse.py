@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ssl_core.images import images_to_batch
 from ssl_core.losses.dino import collapse_verdict, teacher_probs
 from ssl_core.methods.dino import DINOConfig
 from ssl_core.train import TrainConfig, Trainer
@@ -225,7 +226,7 @@ def _probe_images(n: int, *, seed: int = 0) -> Tensor:
     test = load_fashion_mnist("test", source="bundled")
     per_class = max(1, math.ceil(n / len(test.classes)))
     index = subsample_per_class(test.labels, per_class, seed=seed)[:n]
-    return torch.from_numpy(np.asarray(test.images)[index]).float().div(255).unsqueeze(1)
+    return images_to_batch(np.asarray(test.images)[index])  # (n, 1, 28, 28)
 
 
 def _knn_split(n_train_per_class: int, n_test_per_class: int) -> tuple[tuple, tuple]:

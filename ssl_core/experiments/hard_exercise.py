@@ -51,18 +51,6 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _test_subset(n_test: int | None, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The bundled test images ``(N, 28, 28)`` uint8 and labels, or a fixed subset of them."""
-    from ssl_core.data import load_fashion_mnist
-
-    test = load_fashion_mnist("test", source="bundled")
-    images, labels = np.asarray(test.images), np.asarray(test.labels)
-    if n_test is not None and n_test < len(labels):
-        keep = np.sort(np.random.default_rng(seed).permutation(len(labels))[:n_test])
-        images, labels = images[keep], labels[keep]
-    return images, labels
-
-
 def _labelled_subset(labelled: int) -> tuple[np.ndarray, np.ndarray]:
     """Exactly the images a Trainer with ``limit_images=labelled`` pretrains on, with labels."""
     from ssl_core.train import load_train_data
@@ -191,8 +179,10 @@ def run(
     if labelled < batch_size:
         raise ValueError(f"labelled={labelled} is smaller than batch_size={batch_size}; the "
                          "pretraining needs at least one full batch per epoch")
+    from ssl_core.data import array_subset, load_fashion_mnist
+
     train = _labelled_subset(labelled)
-    test = _test_subset(n_test, seed=seed)
+    test = array_subset(load_fashion_mnist("test", source="bundled"), n_test, seed=seed)
     result: dict[str, Any] = {
         "labelled_subset": labelled,
         "test_images": int(len(test[1])),

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ssl_core import paths
 from ssl_core.augment import ViewConfig
 from ssl_core.losses.infonce import LESSON_TAUS, tau_sweep
 from ssl_core.pairs import loss_against_tau, real_pairs, simclr_view_config
@@ -37,7 +38,6 @@ from ssl_core.results import Stopwatch, save_result
 __all__ = ["main", "real_losses", "run"]
 
 RESULT = "infonce_tau"
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "checkpoints" / "simclr"
 
 
 def _mean_sem(rows: list[list[float]]) -> tuple[list[float], list[float]]:
@@ -148,7 +148,7 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+    parser.add_argument("--checkpoint", type=Path, default=paths.checkpoints_dir() / "simclr",
                         help="SimCLR checkpoint directory (default: the bundled one)")
     parser.add_argument("--n-pairs", type=int, default=512)
     parser.add_argument("--seeds", type=int, default=3, help="real batches (seeds 0..S-1)")

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from ssl_core.experiments._features import (
-    CHECKPOINTS_DIR,
     DEFAULT_CACHE_DIR,
     encoder_features,
     fashion_encoders,
@@ -38,7 +37,7 @@ def _log(message: str) -> None:
 
 def run(
     *,
-    checkpoints_dir: str | Path = CHECKPOINTS_DIR,
+    checkpoints_dir: str | Path | None = None,
     names: Sequence[str] | None = None,
     budgets: Sequence[int] = (1, 10, 100),
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
@@ -120,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Linear-probe accuracy with 1, 10, 100 and all labels per class for every "
         "encoder of probe_table; writes assets/results/label_efficiency.json",
     )
-    parser.add_argument("--checkpoints", default=str(CHECKPOINTS_DIR),
+    parser.add_argument("--checkpoints", default=None,
                         help="folder of checkpoint directories [assets/checkpoints]")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these checkpoints")
     parser.add_argument("--budgets", nargs="+", type=int, default=[1, 10, 100],

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ssl_core.experiments._features import CHECKPOINTS_DIR, checkpoint_info
+from ssl_core import paths
+from ssl_core.checkpoints import checkpoint_info
 
 __all__ = ["RATIOS", "build_parser", "explain", "main", "photo_crops", "reconstruction_curves",
            "run"]
@@ -189,11 +190,11 @@ def photo_crops(n_per_photo: int, *, size: int, seed: int = 0,
 
 
 def _fashion_images(n: int, seed: int) -> Tensor:
-    from ssl_core.data import load_fashion_mnist
-    from ssl_core.probe import _limit
+    from ssl_core.data import array_subset, load_fashion_mnist
+    from ssl_core.images import images_to_batch
 
-    images, _ = _limit(load_fashion_mnist("test", source="bundled"), n, seed=seed)
-    return torch.from_numpy(np.array(images)).float().div(255.0)[:, None]  # (N, 1, 28, 28)
+    images, _ = array_subset(load_fashion_mnist("test", source="bundled"), n, seed=seed)
+    return images_to_batch(images)  # (N, 1, 28, 28)
 
 
 def _curves_block(checkpoints: Mapping[str, Path], images: Tensor, *, primary: str,
@@ -230,7 +231,7 @@ def _curves_block(checkpoints: Mapping[str, Path], images: Tensor, *, primary: s
 
 def run(
     *,
-    checkpoints_dir: str | Path = CHECKPOINTS_DIR,
+    checkpoints_dir: str | Path | None = None,
     ratios: Sequence[float] = RATIOS,
     seeds: Sequence[int] = (0, 1, 2),
     n_images: int = 1000,
@@ -246,7 +247,7 @@ def run(
     """
     if not ratios or any(not 0.0 < float(r) < 1.0 for r in ratios):
         raise ValueError(f"ratios must be in (0, 1); got {list(ratios)}")
-    root = Path(checkpoints_dir)
+    root = Path(checkpoints_dir) if checkpoints_dir is not None else paths.checkpoints_dir()
     if not (root / "mae" / "config.json").is_file():
         raise ValueError(
             f"no bundled 'mae' checkpoint in {root}; train one with `python -m ssl_core.pretrain "
@@ -305,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Masked-patch MSE of the bundled MAE against interpolation at mask ratios "
         "0.15-0.9; writes assets/results/mae_ratio.json",
     )
-    parser.add_argument("--checkpoints", default=str(CHECKPOINTS_DIR),
+    parser.add_argument("--checkpoints", default=None,
                         help="folder of checkpoint directories [assets/checkpoints]")
     parser.add_argument("--ratios", nargs="+", type=float, default=list(RATIOS),
                         help="mask ratios [0.15 0.25 ... 0.85 0.9]")

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from ssl_core.experiments._features import (
-    CHECKPOINTS_DIR,
     DEFAULT_CACHE_DIR,
     EncoderEntry,
     evaluate_entry,
@@ -100,7 +99,7 @@ def targets_met(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def run(
     *,
-    checkpoints_dir: str | Path = CHECKPOINTS_DIR,
+    checkpoints_dir: str | Path | None = None,
     names: Sequence[str] | None = None,
     limit_train: int | None = None,
     limit_test: int | None = None,
@@ -173,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="kNN and linear-probe accuracy of every bundled Fashion-MNIST checkpoint, "
         "its random-init twin and raw pixels; writes assets/results/probe_table.json",
     )
-    parser.add_argument("--checkpoints", default=str(CHECKPOINTS_DIR),
+    parser.add_argument("--checkpoints", default=None,
                         help="folder of checkpoint directories [assets/checkpoints]")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these checkpoints")
     parser.add_argument("--limit-train", type=int, metavar="N", help="quick check: N train")

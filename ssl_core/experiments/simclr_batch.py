@@ -25,8 +25,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 __all__ = ["CLAIM", "finding", "main", "run"]
 
 CLAIM = "SimCLR works at batch 512 and fails at batch 32 (the lesson)"
@@ -39,18 +37,6 @@ FAIL_SHARE = 0.5  # the small batch "fails" if it gets less than this share of t
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _fixed_subset(split: str, n: int | None, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(images (n, 28, 28) uint8, labels (n,))``: a fixed random subset of a bundled split."""
-    from ssl_core.data import load_fashion_mnist
-
-    data = load_fashion_mnist(split, source="bundled")
-    images, labels = np.asarray(data.images), np.asarray(data.labels)
-    if n is not None and n < len(labels):
-        keep = np.sort(np.random.default_rng(seed).permutation(len(labels))[:n])
-        images, labels = images[keep], labels[keep]
-    return images, labels
 
 
 def eval_points(steps: int, n_points: int) -> list[int]:
@@ -155,6 +141,7 @@ def run(
     Returns ``{"images_seen", "claim", "finding", "protocol", "runs": [{"batch_size", "steps",
     "lr", "curve": [{"step", "images_seen", "knn_k200", "knn_k20"}], "wall_time_s"}]}``.
     """
+    from ssl_core.data import array_subset, load_fashion_mnist
     from ssl_core.evaluate import extract_features, knn_accuracy
     from ssl_core.train import TrainConfig, Trainer
 
@@ -167,8 +154,8 @@ def run(
         if images_seen % batch:
             raise ValueError(f"images_seen={images_seen} is not a multiple of batch size {batch};"
                              " pick one that all batch sizes divide (e.g. 102400 for 32 and 512)")
-    bank = _fixed_subset("train", knn_train, seed=seed)
-    queries = _fixed_subset("test", knn_test, seed=seed)
+    bank = array_subset(load_fashion_mnist("train", source="bundled"), knn_train, seed=seed)
+    queries = array_subset(load_fashion_mnist("test", source="bundled"), knn_test, seed=seed)
     k_large = min(200, len(bank[1]))
     if k_large != 200:
         _log(f"[simclr_batch] kNN bank has {len(bank[1])} images; k=200 becomes k={k_large}")

@@ -37,6 +37,7 @@ __all__ = [
     "CONFIGS",
     "DINO",
     "METHODS",
+    "METHOD_LABELS",
     "MAE",
     "DINOConfig",
     "MAEConfig",
@@ -57,6 +58,12 @@ METHODS: dict[str, type[nn.Module]] = {
     "dino": DINO,
     "mae": MAE,
     "unet_mae": UNetMAE,
+}
+METHOD_LABELS: dict[str, str] = {  # how people write the names
+    "simclr": "SimCLR",
+    "dino": "DINO",
+    "mae": "MAE",
+    "unet_mae": "U-Net MAE",
 }
 CONFIGS: dict[str, type] = {
     "simclr": SimCLRConfig,

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ssl_core import paths
+
 MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
 # No background UMAP compile in every AppTest process (tests that need UMAP warm it themselves).
 os.environ["SSL_EXPLORER_WARM_UMAP"] = "0"
@@ -63,11 +65,10 @@ def save_tiny_encoder(directory: Path, method: str, *,
 def tiny_checkpoints(tmp_path, monkeypatch) -> Path:
     """A checkpoints folder with a tiny "simclr" and "dino", used by the app instead of the
     bundled one; an empty Hugging Face cache, so no DINOv2 is offered."""
-    from app import resources
 
     root = tmp_path / "checkpoints"
     save_tiny_encoder(root / "simclr", "simclr")
     save_tiny_encoder(root / "dino", "dino")
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: root)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no_hf"))
     return root

@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from app import resources
-from ssl_core import results
+from ssl_core import paths, results
 from ssl_core.checkpoints import save_checkpoint
 from ssl_core.experiments import attention_foreground
 from ssl_core.methods import build_method, method_spec
@@ -17,8 +16,8 @@ def no_checkpoints(tmp_path, monkeypatch):
     """Empty checkpoint and result folders, and an empty Hugging Face cache."""
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", checkpoints)
-    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: checkpoints)
+    monkeypatch.setattr(paths, "results_dir", lambda: tmp_path / "results")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     return checkpoints
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ssl_core import results
+from ssl_core import paths
 from ssl_core.experiments import dino_collapse as dc
 from ssl_core.experiments.dino_collapse import VARIANTS, LiveDINOConfig, run
 from ssl_core.results import save_result
@@ -25,7 +25,7 @@ def tiny_result(tmp_path_factory):
 
 @pytest.fixture
 def no_result(tmp_path, monkeypatch):
-    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(paths, "results_dir", lambda: tmp_path)
     monkeypatch.setattr(dc, "DEFAULT_RECIPE", TINY)
     return tmp_path
 
@@ -33,7 +33,7 @@ def no_result(tmp_path, monkeypatch):
 @pytest.fixture
 def with_result(tiny_result, monkeypatch):
     folder, data = tiny_result
-    monkeypatch.setattr(results, "RESULTS_DIR", folder)
+    monkeypatch.setattr(paths, "results_dir", lambda: folder)
     monkeypatch.setattr(dc, "DEFAULT_RECIPE", TINY)
     return data
 

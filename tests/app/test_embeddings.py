@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from app import encoders, resources
+from ssl_core import paths
 
 PAGE = "embeddings"
 KNN = "kNN accuracy (k=20, leave-one-out)"
@@ -118,7 +119,7 @@ def test_impossible_projection_setting_is_an_error_not_a_crash(tiny, open_page, 
 
 
 def test_without_checkpoints_raw_pixels_remain(tmp_path, monkeypatch, open_page, clean):
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: tmp_path)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no_hf"))
     at = open_page(PAGE, {"emb_n": "100", "emb_method": "pca", "emb_enc": "ckpt:simclr"})
     clean(at)

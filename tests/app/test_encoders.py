@@ -6,9 +6,9 @@ import torch
 from PIL import Image
 
 from app import encoders, resources
+from ssl_core import paths
 from ssl_core.checkpoints import CheckpointError
-from ssl_core.data import DataError, load_fashion_mnist
-from ssl_core.represent import subset_indices
+from ssl_core.data import DataError, load_fashion_mnist, subset_indices
 from tests.app.conftest import save_tiny_encoder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -26,7 +26,7 @@ def tiny(tmp_path, monkeypatch):
     root = tmp_path / "checkpoints"
     save_tiny(root / "simclr", "simclr")
     save_tiny(root / "dino", "dino")
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: root)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no_hf"))
     return {o.key: o for o in encoders.encoder_options()}
 
@@ -45,13 +45,13 @@ def test_options_list_checkpoints_random_twins_and_raw(tiny):
 def test_one_random_twin_per_architecture(tmp_path, monkeypatch):
     save_tiny(tmp_path / "a", "simclr")
     save_tiny(tmp_path / "b", "simclr")
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: tmp_path)
     keys = [o.key for o in encoders.encoder_options()]
     assert keys[:3] == ["ckpt:a", "ckpt:b", "random:a"] and "random:b" not in keys
 
 
 def test_no_checkpoints_leaves_raw_pixels(tmp_path, monkeypatch):
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path / "none")
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: tmp_path / "none")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no_hf"))
     assert [o.key for o in encoders.encoder_options()] == ["raw"]
 
@@ -158,7 +158,7 @@ def test_fashion_features_come_in_blocks_shared_by_every_gallery_size(tiny, monk
 
 
 def test_transformers_model_from_the_local_cache(tiny_dinov2_cache, tmp_path, monkeypatch):
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path / "none")
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: tmp_path / "none")
     monkeypatch.setenv("HF_HUB_CACHE", str(tiny_dinov2_cache))
     options = {o.key: o for o in encoders.encoder_options()}
     dinov2 = options["hf:facebook/dinov2-small"]
@@ -171,7 +171,7 @@ def test_transformers_model_from_the_local_cache(tiny_dinov2_cache, tmp_path, mo
 
 
 def test_a_vanished_checkpoint_raises_checkpoint_error(tiny, tmp_path):
-    (resources.CHECKPOINTS_DIR / "simclr" / "model.safetensors").unlink()
+    (paths.checkpoints_dir() / "simclr" / "model.safetensors").unlink()
     with pytest.raises(CheckpointError, match="gone"):
         encoders.load_encoder(tiny["ckpt:simclr"])
 

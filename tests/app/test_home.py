@@ -7,8 +7,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app import resources
-from ssl_core import results
+from ssl_core import paths, results
 from ssl_core.checkpoints import save_checkpoint
 from ssl_core.methods import build_method, method_spec
 
@@ -24,8 +23,8 @@ def _home() -> AppTest:
 @pytest.fixture
 def bundled(tmp_path, monkeypatch):
     """Empty checkpoint and result folders in place of the bundled ones."""
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
-    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: tmp_path / "checkpoints")
+    monkeypatch.setattr(paths, "results_dir", lambda: tmp_path / "results")
     return tmp_path
 
 

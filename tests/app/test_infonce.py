@@ -5,9 +5,8 @@ import math
 import pytest
 import torch
 
-from app import resources
 from app.resources import bundled_checkpoint
-from ssl_core import results
+from ssl_core import paths, results
 from ssl_core.checkpoints import save_checkpoint
 from ssl_core.methods import build_method, method_spec
 
@@ -131,8 +130,8 @@ REAL = "Real pairs through the SimCLR encoder"
 @pytest.fixture
 def checkpoints(tmp_path, monkeypatch):
     """An empty checkpoints folder and an empty results folder in place of the bundled ones."""
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
-    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: tmp_path / "checkpoints")
+    monkeypatch.setattr(paths, "results_dir", lambda: tmp_path / "results")
     return tmp_path / "checkpoints"
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from app import resources
-from ssl_core import results
+from ssl_core import paths
 from ssl_core.checkpoints import save_checkpoint
 from ssl_core.data import ArrayImageDataset, load_fashion_mnist
 from ssl_core.methods import build_method, method_spec
@@ -29,9 +29,9 @@ def _save_tiny_simclr(directory) -> None:
 def tiny(tmp_path, monkeypatch):
     root = tmp_path / "checkpoints"
     _save_tiny_simclr(root / "simclr")
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: root)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no_hf"))
-    monkeypatch.setattr(results, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(paths, "results_dir", lambda: tmp_path / "results")
     return tmp_path
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from app import resources
+from ssl_core import paths
 from ssl_core.checkpoints import save_checkpoint
 from ssl_core.methods import build_method, method_spec
 
@@ -14,7 +14,7 @@ MODEL = "Masked-patch MSE, MAE"
 
 @pytest.fixture
 def no_checkpoints(tmp_path, monkeypatch):
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: tmp_path)
     return tmp_path
 
 

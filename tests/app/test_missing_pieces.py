@@ -6,7 +6,7 @@ traceback), show a message that says what is missing or broken, answer a rerun w
 leave the rest of the app working (the same session can open another page). The malicious
 pickle's ``__reduce__`` would create a marker file: it never appears.
 
-The bundled checkpoints are never touched: ``app.resources.CHECKPOINTS_DIR`` points at a tmp
+The bundled checkpoints are never touched: ``app.paths.checkpoints_dir()`` points at a tmp
 folder per test (monkeypatch) and ``HF_HUB_CACHE`` at a tmp cache.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from app import resources
+from ssl_core import paths
 from ssl_core.checkpoints import CONFIG_FILE, WEIGHTS_FILE, save_checkpoint
 from ssl_core.methods import build_method, method_spec
 
@@ -97,7 +97,7 @@ def _check(at, clean, *, patterns: tuple[str, ...], page: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("page", sorted(MODEL_PAGES))
 def test_no_bundled_checkpoint(page, tmp_path, monkeypatch, empty_hf_cache, open_page, clean):
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: tmp_path / "checkpoints")
     at = open_page(page, MODEL_PAGES[page])
     _check(at, clean, page=page,
            patterns=("assets/checkpoints", "checkpoint", "not here yet", "not measured yet"))
@@ -110,7 +110,7 @@ def test_damaged_checkpoint(page, damage, tmp_path, monkeypatch, empty_hf_cache,
                             open_page, clean):
     root = tmp_path / "checkpoints"
     _write_checkpoints(root, damage, evil)
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: root)
     at = open_page(page, MODEL_PAGES[page])
     _check(at, clean, page=page,
            patterns=("truncated", "not a safetensors file", "could not be read"))
@@ -124,7 +124,7 @@ def test_pages_with_their_own_model_ignore_the_checkpoints(page, damage, tmp_pat
     root = tmp_path / "checkpoints"
     if damage != "absent":
         _write_checkpoints(root, damage, evil)
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: root)
     at = open_page(page, OWN_MODEL_PAGES[page])
     clean(at)
     assert at.button(key="dino_run").label == "Run"
@@ -173,7 +173,7 @@ def broken_dinov2_cache(tiny_dinov2_cache, tmp_path, monkeypatch) -> Path:
 @pytest.mark.parametrize("page", sorted(HF_PAGES))
 def test_truncated_dinov2_in_the_local_cache(page, tmp_path, monkeypatch, broken_dinov2_cache,
                                              open_page, clean):
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: tmp_path / "checkpoints")
     at = open_page(page, HF_PAGES[page])
     _check(at, clean, page=page,
            patterns=("dinov2", "safetensors", "truncated", "could not"))

@@ -4,8 +4,10 @@ import re
 
 import pytest
 
-from ssl_core.data import REPO_ROOT
+from ssl_core.paths import checkout_root
 from ssl_core.picker import PickerInputs, recommend
+
+REPO_ROOT = checkout_root()
 
 PAGE = "picker"
 KEYS = ("pick_unlabelled", "pick_labelled", "pick_compute", "pick_hours", "pick_task",

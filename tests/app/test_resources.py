@@ -4,13 +4,14 @@ import pytest
 import torch
 
 from app import resources
+from ssl_core import paths
 from ssl_core.checkpoints import CheckpointError, save_checkpoint
 from ssl_core.methods import build_method, method_spec
 
 
 @pytest.fixture
 def checkpoints(tmp_path, monkeypatch):
-    monkeypatch.setattr(resources, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(paths, "checkpoints_dir", lambda: tmp_path)
     return tmp_path
 
 

@@ -62,7 +62,7 @@ def test_uniform_attention_gives_the_area_share():
 def test_measure_matches_the_attention_functions_per_image(checkpoints):
     from ssl_core.attention import attention_maps, foreground_share
     from ssl_core.checkpoints import load_encoder
-    from ssl_core.viz import image_to_batch
+    from ssl_core.images import image_to_batch
 
     encoder = load_encoder(checkpoints / "dino")
     rng = np.random.default_rng(1)

@@ -39,33 +39,12 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_discovery_keeps_only_gray_28px_checkpoints(checkpoints: Path) -> None:
-    infos = {info.name: info for info in _features.list_checkpoints(checkpoints)}
-    assert set(infos) == {"tiny", "rgb"}
-    assert infos["tiny"].is_fashion and not infos["rgb"].is_fashion
+def test_only_gray_28px_checkpoints_are_probed(checkpoints: Path) -> None:
     entries = _features.fashion_encoders(checkpoints)
     assert [(e.name, e.kind) for e in entries] == [
         ("tiny", "ssl"), ("tiny_random", "random"), ("raw_pixels", "raw")]
     with pytest.raises(ValueError, match="no Fashion-MNIST checkpoint named \\['rgb'\\]"):
         _features.fashion_encoders(checkpoints, names=["rgb"])
-
-
-def test_checkpoint_info_reads_provenance(checkpoints: Path) -> None:
-    info = _features.checkpoint_info(checkpoints / "tiny")
-    last = json.loads((checkpoints / "tiny" / "metrics.jsonl").read_text().splitlines()[-1])
-    assert info.wall_time_s == pytest.approx(last["elapsed_s"])
-    assert info.step == 2 and info.batch_size == 8 and info.method == "simclr"
-    assert info.size_bytes == (checkpoints / "tiny" / "model.safetensors").stat().st_size
-    assert len(info.sha256) == 64 and info.command is None
-    (checkpoints / "PROVENANCE.md").write_text(
-        "# x\n\n## `tiny`\n\nwhat\n\n```\npython3 -m ssl_core.pretrain --steps 2\n```\n")
-    try:
-        assert _features.checkpoint_info(checkpoints / "tiny").command == \
-            "python3 -m ssl_core.pretrain --steps 2"
-    finally:
-        (checkpoints / "PROVENANCE.md").unlink()
-    with pytest.raises(ValueError, match="needs config.json and model.safetensors"):
-        _features.checkpoint_info(checkpoints / "notes")
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Checkpoints: safetensors for tensors, JSON for everything else, never pickle.
+"""The checkpoint file format: safetensors for tensors, JSON for everything else, never pickle.
 
 A checkpoint is a directory::
 
@@ -203,51 +203,3 @@ def load_train_state(directory: str | Path
     for pid, entry in meta["scalars"].items():
         state.setdefault(int(pid), {}).update(entry)
     return {"state": state, "param_groups": meta["param_groups"]}, meta["extra"], extra_tensors
-
-
-# --- rebuilding models from a checkpoint directory -------------------------------------------
-
-_SPEC_KEYS = ("method", "backbone")
-
-
-def load_method(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Rebuild the pretraining method saved in a checkpoint directory, weights loaded, eval mode.
-
-    ``config.json`` must hold the method spec written by the trainer (``method``,
-    ``method_config``, ``backbone``, ``backbone_kwargs``: what
-    ``ssl_core.methods.method_spec`` returns); the module is built with
-    ``ssl_core.methods.build_method`` and the weights are loaded strictly (every tensor must
-    match). Building does not disturb the global random state.
-    """
-    state, config = load_checkpoint(path, device="cpu")
-    missing = [key for key in _SPEC_KEYS if key not in config]
-    if missing:
-        raise CheckpointError(
-            f"{path}: config.json lacks {missing}; a method checkpoint stores the method spec "
-            "(method, method_config, backbone, backbone_kwargs) written by ssl_core.train"
-        )
-    from ssl_core.methods import method_from_spec
-
-    spec = {"method_config": {}, "backbone_kwargs": {}} | {
-        key: config[key] for key in ("method", "method_config", "backbone", "backbone_kwargs")
-        if key in config
-    }
-    with torch.random.fork_rng(devices=[]):  # the weights are replaced: spare the global RNG
-        method = method_from_spec(spec)
-    try:
-        method.load_state_dict(state)
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"{path}: the weights do not fit the {config['method']} method with backbone "
-            f"{config['backbone']!r} described in config.json ({err})"
-        ) from err
-    return method.to(device).eval()
-
-
-def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """The encoder to evaluate from a method checkpoint (``forward_features(x) -> (B, D)``).
-
-    That is the method's ``encoder``: DINO's teacher backbone, the backbone for the others.
-    Returned in eval mode on ``device``.
-    """
-    return load_method(path, device=device).encoder.eval()

@@ -32,6 +32,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -52,9 +53,14 @@ OUTPUTS = ", ".join(f'[data-testid="{name}"]' for name in (
 # and a fingerprint of every figure / metric, re-read on each DOM mutation after a press.
 PAGE_JS = """
 (() => {
-  const outputs = %s;
-  const hash = (s) => { let h = 0; for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0; return h; };
-  const fingerprint = () => Array.from(document.querySelectorAll(outputs)).map((el) => hash(el.innerHTML)).join(",");
+  const outputs = OUTPUTS_SELECTOR;
+  const hash = (s) => {
+    let h = 0;
+    for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
+    return h;
+  };
+  const fingerprint = () => Array.from(document.querySelectorAll(outputs))
+    .map((el) => hash(el.innerHTML)).join(",");
   window.__bench = {keydown: null, changed: null, before: null, states: []};
   document.addEventListener("keydown", () => {
     const b = window.__bench;
@@ -66,10 +72,14 @@ PAGE_JS = """
     if (fingerprint() !== b.before) b.changed = performance.now();
   }).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
   new MutationObserver((records) => {
-    for (const r of records) window.__bench.states.push([performance.now(), r.target.getAttribute("data-test-script-state")]);
-  }).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
+    for (const r of records) {
+      window.__bench.states.push([performance.now(),
+                                  r.target.getAttribute("data-test-script-state")]);
+    }
+  }).observe(document, {subtree: true, attributes: true,
+                        attributeFilter: ["data-test-script-state"]});
 })();
-""" % json.dumps(OUTPUTS)
+""".replace("OUTPUTS_SELECTOR", json.dumps(OUTPUTS))
 
 # After a press: {changed: ms after keydown or null, ended: ms of the run's end or null}.
 RESULT_JS = """
@@ -152,8 +162,9 @@ def settle(page: Any, *, timeout_s: float = 120.0, quiet_s: float = 0.25) -> Non
     while time.monotonic() < deadline:
         idle = page.evaluate("""() => {
           const app = document.querySelector('[data-testid="stApp"]');
+          const busy = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]';
           return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
-            && !document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]');
+            && !document.querySelector(busy);
         }""")
         now = time.monotonic()
         if idle:
@@ -189,12 +200,14 @@ def routes(page: Any, url: str) -> list[tuple[str, str]]:
 
 def sliders(page: Any) -> list[tuple[str, str]]:
     """(label, key) of every slider on the page, in page order."""
-    return page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stSlider"]')).map((s) => {
+    return page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stSlider"]'))
+      .map((s) => {
         const thumb = s.querySelector('input[type="range"]');
         const holder = s.closest('[class*="st-key-"]');
-        const key = holder ? (Array.from(holder.classList).find((c) => c.startsWith('st-key-')) || '').slice(7) : '';
-        return [thumb ? thumb.getAttribute('aria-label') || '' : '', key];
-    })""")
+        const keyClass = holder
+          ? Array.from(holder.classList).find((c) => c.startsWith('st-key-')) || '' : '';
+        return [thumb ? thumb.getAttribute('aria-label') || '' : '', keyClass.slice(7)];
+      })""")
 
 
 def time_slider(page: Any, index: int, *, presses: int, warm_up: int, row: Row,
@@ -317,8 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    logs = ROOT / "outputs" / "bench_browser"
-    logs.mkdir(parents=True, exist_ok=True)
+    logs = Path(tempfile.mkdtemp(prefix="bench_browser-"))  # the servers' logs
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     options = dict(presses=args.presses, warm_up=args.warm_up, timeout_s=args.timeout,

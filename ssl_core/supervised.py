@@ -170,7 +170,7 @@ def train_supervised(
     """
     from ssl_core.augment import mae_train
     from ssl_core.models.registry import build_backbone
-    from ssl_core.train import _decay_groups, derive_seed, lr_at
+    from ssl_core.train import decay_groups, derive_seed, lr_at
 
     cfg = config if config is not None else SupervisedConfig()
     x_train = _as_images(train[0], "train")
@@ -200,7 +200,7 @@ def train_supervised(
                              f"{channels}; pass backbone_kwargs={{'in_chans': {channels}}}")
         model = SupervisedClassifier(net, classes)
         params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(_decay_groups(params, cfg.weight_decay), lr=cfg.lr)
+        optimizer = torch.optim.AdamW(decay_groups(params, cfg.weight_decay), lr=cfg.lr)
         views = (mae_train(height, scale=cfg.crop_scale) if cfg.augment else None)
         if views is not None and height != width:
             raise ValueError(f"augmentation needs square images; got {height}x{width} "

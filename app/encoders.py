@@ -5,7 +5,7 @@ Encoders (:class:`EncoderOption`, listed by :func:`encoder_options`, one key eac
 - ``ckpt:<name>``: every bundled checkpoint (``ssl_core.checkpoints``' catalogue), labelled from
   its config.json (method, backbone, data);
 - ``random:<name>``: the same backbone at random initialisation (seed 0): what training added;
-- ``raw``: raw pixels (``ssl_core.evaluate.RawPixels``), the baseline every encoder must beat;
+- ``raw``: raw pixels (``ssl_core.eval.RawPixels``), the baseline every encoder must beat;
 - ``hf:<repo id>``: DINOv2 / ViT-MAE when the local Hugging Face cache holds them (never
   downloaded; ``ssl_core.models.hf.list_local_models``).
 
@@ -44,6 +44,7 @@ from torch import nn
 
 from app import resources, workers
 from app.state import Param
+from lesson.points import photo_crops
 from ssl_core import paths
 from ssl_core.checkpoints import (
     CONFIG_FILE,
@@ -61,10 +62,9 @@ from ssl_core.data import (
     load_image_folder,
     subset_indices,
 )
-from ssl_core.evaluate import RawPixels, extract_features
+from ssl_core.eval import RawPixels, extract_features
 from ssl_core.images import fit_to, images_to_batch
 from ssl_core.methods import METHOD_LABELS
-from ssl_core.represent import photo_crops
 
 __all__ = [
     "DATASETS",
@@ -562,7 +562,7 @@ def selected_points(event: Any, groups: Sequence[np.ndarray]) -> list[int]:
 def projection_pool() -> workers.WorkerPool:
     """The process's projection worker: UMAP and t-SNE run there, off the server's GIL
     (``app.workers``); it compiles UMAP's numba kernels as it starts."""
-    from ssl_core.project import warm_up_umap
+    from ssl_core.eval.projection import warm_up_umap
 
     return workers.WorkerPool(1, warm_up=warm_up_umap)
 
@@ -589,10 +589,10 @@ def wait_for_umap(timeout: float | None = None) -> bool:
 
 
 def project_features(feats: np.ndarray, method: str, **kwargs: Any) -> np.ndarray:
-    """``ssl_core.project.project(feats, method, **kwargs)``; UMAP and t-SNE in the projection
+    """``ssl_core.eval.projection.project(feats, method, **kwargs)``; UMAP and t-SNE in the
     worker (their numba and Cython loops would hold the server's GIL for the whole fit), PCA
     here. Errors (a ValueError for bad arguments) are raised here."""
-    from ssl_core.project import project
+    from ssl_core.eval.projection import project
 
     if method == "pca":
         return project(feats, method, **kwargs)

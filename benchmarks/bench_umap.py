@@ -5,7 +5,8 @@
 Prints, each measured in wall seconds (and process CPU seconds, which other load on the machine
 hardly inflates):
 
-1. cold start, in a fresh interpreter: ``import umap`` and ``ssl_core.project.warm_up_umap()``
+1. cold start, in a fresh interpreter: ``import umap`` and
+   ``ssl_core.eval.projection.warm_up_umap()``
    (numba's compile; its on-disk cache makes later processes faster);
 2. in a fresh interpreter without warm-up: the first ``project(features, "umap")`` of N points,
    import and compile included (what a user waits for when nothing was warmed);
@@ -37,7 +38,7 @@ sys.path.insert(0, {root!r})
 t0, c0 = time.perf_counter(), time.process_time()
 import umap  # noqa: F401
 t1, c1 = time.perf_counter(), time.process_time()
-from ssl_core.project import warm_up_umap
+from ssl_core.eval.projection import warm_up_umap
 warm_up_umap()
 t2, c2 = time.perf_counter(), time.process_time()
 print(t1 - t0, c1 - c0, t2 - t1, c2 - c1)
@@ -49,7 +50,7 @@ import numpy as np
 sys.path.insert(0, {root!r})
 x = np.random.default_rng(0).standard_normal(({n}, 128)).astype(np.float32)
 t0, c0 = time.perf_counter(), time.process_time()
-from ssl_core.project import project
+from ssl_core.eval.projection import project
 project(x, "umap")
 print(time.perf_counter() - t0, time.process_time() - c0)
 """
@@ -83,8 +84,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from ssl_core.checkpoints import load_encoder
     from ssl_core.data import load_fashion_mnist, subset_indices
-    from ssl_core.evaluate import RawPixels, extract_features
-    from ssl_core.project import project, warm_up_umap
+    from ssl_core.eval import RawPixels, extract_features
+    from ssl_core.eval.projection import project, warm_up_umap
 
     warm_up_umap()
     path = ROOT / "assets" / "checkpoints" / args.encoder

@@ -38,7 +38,7 @@ the server's RSS (start, peak, end); and the weights of every model in the serve
 
 How the weights are checked: the server is started through this file (``serve`` mode), which
 runs Streamlit's own CLI in-process after installing a SIGUSR1 handler; on the signal it walks
-``st.cache_resource``'s caches and writes ``ssl_core.evaluate.weights_fingerprint`` of every
+``st.cache_resource``'s caches and writes ``ssl_core.eval.weights_fingerprint`` of every
 ``torch.nn.Module`` it finds to the JSON file named by ``SSL_EXPLORER_FINGERPRINT_FILE``. The app
 itself is unchanged.
 
@@ -101,7 +101,7 @@ def _write_fingerprints(*_: object) -> None:
     import torch
     from streamlit.runtime.caching import cache_resource_api
 
-    from ssl_core.evaluate import weights_fingerprint
+    from ssl_core.eval import weights_fingerprint
 
     out: dict[str, str] = {}
     caches = cache_resource_api._resource_caches  # noqa: SLF001 (reading only)
@@ -279,7 +279,7 @@ def fresh_fingerprints() -> dict[str, str]:
     """weights_fingerprint of each bundled checkpoint loaded afresh from its files, as the app's
     ``load_bundled_method`` and ``load_bundled_encoder`` load it: fingerprint -> what it is."""
     from ssl_core.checkpoints import load_encoder, load_method
-    from ssl_core.evaluate import weights_fingerprint
+    from ssl_core.eval import weights_fingerprint
 
     folder = ROOT / "assets" / "checkpoints"
     out = {}

@@ -14,8 +14,8 @@ Rows (each measured now, nothing copied):
 - **model load**: ``ssl_core.checkpoints.load_method`` of each bundled checkpoint in this process
   (the first load also pays for imports: a warm-up load goes first), and DINOv2-small through
   ``ssl_core.models.hf.load_hf_encoder`` when the local Hugging Face cache holds it;
-- **UMAP**: ``ssl_core.project.project(method="umap")`` on random 128-d features at several N,
-  with the first call (numba compilation) reported apart;
+- **UMAP**: ``ssl_core.eval.projection.project(method="umap")`` on random 128-d features at
+  several N, with the first call (numba compilation) reported apart;
 - **MAE speed-up**: ``bench_mae_speedup.time_steps`` (training step at mask 0.75 vs all tokens);
 - **training images/s**: ``bench_train_throughput.measure`` per method (end to end, the
   trainer's own figure).
@@ -114,7 +114,7 @@ def model_loads(rows: list[Row], out: dict) -> None:
 def umap_timings(sizes: list[int], rows: list[Row], out: dict) -> None:
     import numpy as np
 
-    from ssl_core.project import project
+    from ssl_core.eval.projection import project
 
     rng = np.random.default_rng(0)
     start = time.perf_counter()

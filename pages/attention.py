@@ -3,7 +3,7 @@
 Inputs: an encoder (a bundled DINO checkpoint, or DINOv2 when the local Hugging Face cache holds
 it), an image (bundled photo, Fashion-MNIST item or upload; converted to what the model takes),
 the share of attention mass the DINO threshold keeps, and display options. The maps come from
-``ssl_core.attention`` (``attention_maps``, ``mass_threshold_mask``, ``foreground_share``,
+``ssl_core.eval.attention`` (``attention_maps``, ``mass_threshold_mask``, ``foreground_share``,
 ``overlay``); beside them, the measured ``attention_foreground`` result.
 """
 
@@ -21,19 +21,20 @@ from app import figures, resources
 from app.resources import device, load_bundled_encoder
 from app.state import Param, restore, share
 from app.widgets import image_picker, picker_params
+from lesson.figures.pictures import overlay, upscale_nearest
+from lesson.figures.tables import records_to_csv
 from ssl_core import paths
-from ssl_core.attention import (
-    AttentionMaps,
-    attention_maps,
-    foreground_share,
-    mass_threshold_mask,
-    overlay,
-)
 from ssl_core.checkpoints import (
     CheckpointError,
     checkpoint_info,
     checkpoint_names,
     checkpoint_stamp,
+)
+from ssl_core.eval.attention import (
+    AttentionMaps,
+    attention_maps,
+    foreground_share,
+    mass_threshold_mask,
 )
 from ssl_core.experiments.attention_foreground import THRESHOLD
 from ssl_core.images import image_to_batch, input_geometry, model_input
@@ -44,7 +45,6 @@ from ssl_core.models.hf import (
     weights_stamp,
 )
 from ssl_core.results import ResultMissingError, load_result
-from ssl_core.viz import records_to_csv, upscale_nearest
 
 TILE = 168  # display side of an image panel, px
 HF_PREFIX = "hf:"

@@ -13,17 +13,11 @@ import streamlit as st
 from app import figures
 from app.state import Param, restore, share
 from app.widgets import image_picker, picker_params, preset_buttons, seed_params, seed_picker
+from lesson.figures.pictures import encode_png, image_grid, upscale_nearest
+from lesson.figures.tables import records_to_csv
+from lesson.figures.views import crop_box, describe_view, view_record
 from ssl_core.augment import MultiCropConfig, View, ViewConfig, mae_train, trace_views
 from ssl_core.images import to_uint8_image
-from ssl_core.viz import (
-    crop_box,
-    describe_view,
-    encode_png,
-    image_grid,
-    records_to_csv,
-    upscale_nearest,
-    view_record,
-)
 
 TILE = 128  # display width of a view, px
 

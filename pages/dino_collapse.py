@@ -21,6 +21,7 @@ import streamlit as st
 from app import figures, workers
 from app.state import Param, restore, share
 from app.widgets import preset_buttons
+from lesson.figures.tables import records_to_csv
 from ssl_core.experiments.dino_collapse import (
     DEFAULT_RECIPE,
     VARIANTS,
@@ -30,7 +31,6 @@ from ssl_core.experiments.dino_collapse import (
 )
 from ssl_core.losses.dino import ONE_DIM_SHARE
 from ssl_core.results import ResultMissingError, load_result
-from ssl_core.viz import records_to_csv
 
 RECIPE = DEFAULT_RECIPE  # the live recipe (tests patch the module's DEFAULT_RECIPE: a tiny one)
 REPORT_EVERY = 5  # redraw the live charts every this many steps

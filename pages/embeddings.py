@@ -3,8 +3,8 @@
 Inputs: an encoder (bundled checkpoints, their random-init twins, raw pixels, DINOv2 / ViT-MAE
 from the local cache; ``app.encoders``), a point set (Fashion-MNIST test items, crops of the
 bundled photos, or an image folder), the number of points, and a projection (UMAP with
-n_neighbors / min_dist, PCA, t-SNE; ``ssl_core.project.project``). The leave-one-out kNN
-accuracy beside each map is ``ssl_core.represent.loo_knn_accuracy``. A second encoder can be
+n_neighbors / min_dist, PCA, t-SNE; ``ssl_core.eval.projection.project``). The leave-one-out kNN
+accuracy beside each map is ``ssl_core.eval.loo_knn_accuracy``. A second encoder can be
 shown side by side; clicking or lassoing points shows their images.
 """
 
@@ -20,12 +20,13 @@ from plotly.colors import qualitative
 from app import encoders, figures, workers
 from app.state import Param, restore, share
 from app.widgets import preset_buttons
+from lesson.figures.pictures import upscale_nearest
+from lesson.figures.tables import records_to_csv
 from ssl_core.checkpoints import CheckpointError
 from ssl_core.data import DataError
+from ssl_core.eval import loo_knn_accuracy
+from ssl_core.eval.projection import METHODS
 from ssl_core.models.hf import ModelNotAvailableError
-from ssl_core.project import METHODS
-from ssl_core.represent import loo_knn_accuracy
-from ssl_core.viz import records_to_csv, upscale_nearest
 
 MAX_POINTS = 5000
 # The settings a map can take: the values umap-learn's documentation compares ("Basic UMAP

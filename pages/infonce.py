@@ -24,6 +24,17 @@ from app import figures
 from app.resources import bundled_checkpoint, fashion_mnist, load_bundled_method
 from app.state import Param, clamp_state, restore, share
 from app.widgets import preset_buttons, seed_params, seed_picker
+from lesson.figures.infonce import (
+    CandidateWeights,
+    candidate_weights,
+    embedding_labels,
+    pool_matrix,
+    sweep_seed_count,
+    sweep_temperatures,
+)
+from lesson.figures.pictures import encode_png, image_grid, upscale_nearest
+from lesson.figures.tables import matrix_to_csv, records_to_csv
+from lesson.figures.views import describe_view
 from ssl_core.augment import ViewConfig
 from ssl_core.checkpoints import CONFIG_FILE, CheckpointError, read_json
 from ssl_core.images import to_uint8_image
@@ -31,6 +42,7 @@ from ssl_core.losses.infonce import (
     LESSON_TAUS,
     TauSweep,
     info_nce_diagnostics,
+    random_pair_bounds,
     synthetic_pairs,
     tau_sweep,
 )
@@ -42,21 +54,6 @@ from ssl_core.pairs import (
     trace_pair,
 )
 from ssl_core.results import ResultMissingError, load_result
-from ssl_core.viz import (
-    CandidateWeights,
-    candidate_weights,
-    describe_view,
-    embedding_labels,
-    encode_png,
-    image_grid,
-    matrix_to_csv,
-    pool_matrix,
-    random_pair_bounds,
-    records_to_csv,
-    sweep_seed_count,
-    sweep_temperatures,
-    upscale_nearest,
-)
 
 MODES = ("synthetic", "real")
 HEATMAP_SIDE = 256  # cells a side; larger matrices are block-averaged

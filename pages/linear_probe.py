@@ -2,8 +2,8 @@
 
 Inputs: an encoder (``app.encoders``; the transformers models are left out: 22,000 images at
 224 px take many minutes on a CPU) and the labels per class (1 ... all 2,000 of the bundled
-Fashion-MNIST training subset). ``ssl_core.represent.budget_probe`` trains the frozen probe
-(``ssl_core.evaluate.linear_probe``) on the drawn labels, three draws averaged, and scores it on
+Fashion-MNIST training subset). ``ssl_core.eval.budget_probe`` trains the frozen probe
+(``ssl_core.eval.linear_probe``) on the drawn labels, three draws averaged, and scores it on
 2,000 test items; features are computed only for the drawn images, in chunks. The fit runs as a
 background job (``app.shell.BackgroundJobs``, shared by sessions asking for the same probe) whose
 progress a ``run_every`` fragment shows, so the page answers at once. Beside it: the measured
@@ -25,11 +25,11 @@ from app import encoders, figures
 from app.resources import fashion_mnist
 from app.shell import BackgroundJobs, Job
 from app.state import Param, restore, share
+from lesson.figures.tables import records_to_csv
 from ssl_core.checkpoints import CheckpointError
 from ssl_core.data import DataError
-from ssl_core.represent import budget_probe
+from ssl_core.eval import budget_probe
 from ssl_core.results import ResultMissingError, load_result
-from ssl_core.viz import records_to_csv
 
 LABEL_CHOICES = ("1", "2", "5", "10", "20", "50", "100", "200", "500", "1000", "all")
 TEST_ITEMS = 2000  # test items the live probe is scored on (drawn with seed 0)

@@ -17,17 +17,13 @@ from app import figures
 from app.resources import bundled_checkpoint, device, load_bundled_method
 from app.state import Param, restore, share
 from app.widgets import image_picker, picker_params, seed_params, seed_picker
+from lesson.figures.mae import ErrorCurve, error_curve, interpolation_error_curve
+from lesson.figures.pictures import upscale_nearest
+from lesson.figures.tables import records_to_csv
 from ssl_core.checkpoints import CheckpointError, checkpoint_stamp
 from ssl_core.images import image_to_batch, square_crop, to_uint8_image
+from ssl_core.losses.mae import masked_patch_errors
 from ssl_core.masking import MASK_KINDS, interpolate_masked, make_mask, mask_to_image
-from ssl_core.viz import (
-    ErrorCurve,
-    error_curve,
-    interpolation_error_curve,
-    masked_patch_errors,
-    records_to_csv,
-    upscale_nearest,
-)
 
 TILE = 192  # display side of an image panel, px
 CURVE_RATIOS = tuple(round(0.05 + 0.1 * i, 2) for i in range(10))  # 0.05, 0.15, ..., 0.95

@@ -17,6 +17,7 @@ import streamlit as st
 from app import figures
 from app.state import Param, restore, share
 from app.widgets import preset_buttons
+from lesson.figures.tables import records_to_csv
 from ssl_core.paths import checkout_root
 from ssl_core.picker import (
     BACKBONES,
@@ -29,7 +30,6 @@ from ssl_core.picker import (
     recommend,
     rules_markdown,
 )
-from ssl_core.viz import records_to_csv
 
 PROMPT = "outputs/prompt-ssl-pretraining-picker.md"
 MAX_IMAGES = 10_000_000_000

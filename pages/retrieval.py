@@ -3,8 +3,8 @@
 Inputs: a query image (bundled photo, Fashion-MNIST training item or upload;
 ``app.widgets.image_picker``), a gallery (Fashion-MNIST test items, crops of the bundled photos,
 or an image folder; ``app.encoders``), one or two encoders and k. The top-k come from
-``ssl_core.evaluate.retrieve`` (cosine similarity of the features); for ViT encoders,
-``ssl_core.evaluate.patch_similarity`` colours each patch of a chosen match by how similar it is
+``ssl_core.eval.retrieve`` (cosine similarity of the features); for ViT encoders,
+``ssl_core.eval.patch_similarity`` colours each patch of a chosen match by how similar it is
 to the query's embedding.
 """
 
@@ -20,11 +20,12 @@ from app import encoders, figures
 from app.resources import fashion_item
 from app.state import Param, clamp_state, restore, share
 from app.widgets import image_picker, picker_params
+from lesson.figures.pictures import upscale_nearest
+from lesson.figures.tables import records_to_csv
 from ssl_core.checkpoints import CheckpointError
 from ssl_core.data import DataError
-from ssl_core.evaluate import patch_similarity, retrieve
+from ssl_core.eval import patch_similarity, retrieve
 from ssl_core.models.hf import ModelNotAvailableError
-from ssl_core.viz import records_to_csv, upscale_nearest
 
 MAX_GALLERY = 5000
 MAX_K = 24

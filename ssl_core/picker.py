@@ -863,7 +863,7 @@ def _script_imports(task: str) -> str:
     third_party.append("from torchvision.transforms import v2")
     first_party = ["from ssl_core.data import load_image_folder"]
     if _SCRIPT_IMPORTS[task]:
-        first_party.append(f"from ssl_core.evaluate import {_SCRIPT_IMPORTS[task]}")
+        first_party.append(f"from ssl_core.eval import {_SCRIPT_IMPORTS[task]}")
     first_party.append("from ssl_core.models.hf import load_hf_encoder")
     return "\n".join(third_party) + "\n\n" + "\n".join(first_party) + "\n"
 
@@ -1073,7 +1073,7 @@ def recommend(inputs: PickerInputs, *, data: str = UNLABELLED_DATA) -> list[Reco
     if inputs.task == "classification" and inputs.n_labelled == 0:
         general_caveats.append(
             "A classifier needs labels: label at least ~10 images per class for a linear probe "
-            "(ssl_core.evaluate.label_efficiency shows how accuracy grows from 1 to 100 per "
+            "(ssl_core.eval.label_efficiency shows how accuracy grows from 1 to 100 per "
             "class).")
 
     scored = []

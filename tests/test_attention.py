@@ -1,4 +1,4 @@
-"""Tests for ssl_core.attention: against explicit loops on tiny inputs, and on real tiny ViTs."""
+"""Tests for ssl_core.eval.attention: against explicit loops on tiny inputs, and real tiny ViTs."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_core.attention import (
+from lesson.figures.pictures import colourize, overlay
+from ssl_core.eval.attention import (
     attention_maps,
     cls_attention,
-    colourize,
     foreground_share,
     mass_threshold_mask,
-    overlay,
     upsample,
 )
 from ssl_core.images import image_to_batch, input_geometry, model_input

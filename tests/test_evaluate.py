@@ -1,4 +1,4 @@
-"""Tests for ssl_core.evaluate: features, weighted kNN, probes, label efficiency, retrieval."""
+"""Tests for ssl_core.eval: features, weighted kNN, probes, label efficiency, retrieval."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from ssl_core.evaluate import (
+from ssl_core.eval import (
     ProbeResult,
     RawPixels,
     extract_features,

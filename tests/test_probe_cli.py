@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ssl_core.data import load_fashion_mnist
-from ssl_core.evaluate import extract_features, knn_accuracy
+from ssl_core.eval import extract_features, knn_accuracy
 from ssl_core.probe import main
 from ssl_core.train import TrainConfig, Trainer
 

@@ -1,4 +1,4 @@
-"""Tests for ssl_core.project: UMAP / PCA / t-SNE projections of features."""
+"""Tests for ssl_core.eval.projection: UMAP / PCA / t-SNE projections of features."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_core.project import _exact_knn, project
+from ssl_core.eval.projection import _exact_knn, project
 
 
 def blobs(n_per_class: int, *, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +121,8 @@ def test_exact_knn_matches_brute_force_with_self_first():
 
 @pytest.mark.slow
 def test_importing_project_does_not_import_umap_or_numba():
-    code = "import sys, ssl_core.project; print('umap' in sys.modules, 'numba' in sys.modules)"
+    code = ("import sys, ssl_core.eval.projection; "
+            "print('umap' in sys.modules, 'numba' in sys.modules)")
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )

@@ -4,12 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_core.evaluate import label_efficiency
-from ssl_core.represent import (
-    budget_probe,
-    loo_knn_accuracy,
-    photo_crops,
-)
+from lesson.points import photo_crops
+from ssl_core.eval import budget_probe, label_efficiency, loo_knn_accuracy
 
 
 def test_photo_crops_shapes_labels_and_determinism():

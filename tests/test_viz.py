@@ -9,28 +9,26 @@ import pytest
 import torch
 from PIL import Image
 
-from ssl_core.augment import ViewConfig, trace_views
-from ssl_core.losses.infonce import LESSON_TAUS, info_nce_diagnostics, synthetic_pairs
-from ssl_core.masking import make_mask
-from ssl_core.viz import (
+from lesson.figures.infonce import (
     candidate_weights,
-    crop_box,
-    describe_view,
     embedding_labels,
-    encode_png,
-    error_curve,
-    image_grid,
-    interpolation_error_curve,
-    masked_patch_errors,
-    matrix_to_csv,
     pool_matrix,
-    random_pair_bounds,
-    records_to_csv,
     sweep_seed_count,
     sweep_temperatures,
-    upscale_nearest,
-    view_record,
 )
+from lesson.figures.mae import error_curve, interpolation_error_curve
+from lesson.figures.pictures import encode_png, image_grid, upscale_nearest
+from lesson.figures.tables import matrix_to_csv, records_to_csv
+from lesson.figures.views import crop_box, describe_view, view_record
+from ssl_core.augment import ViewConfig, trace_views
+from ssl_core.losses.infonce import (
+    LESSON_TAUS,
+    info_nce_diagnostics,
+    random_pair_bounds,
+    synthetic_pairs,
+)
+from ssl_core.losses.mae import masked_patch_errors
+from ssl_core.masking import make_mask
 
 # --- images -----------------------------------------------------------------------------------
 

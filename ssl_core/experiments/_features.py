@@ -6,7 +6,7 @@
   1-channel 28 x 28 backbone (Fashion-MNIST models: discovered, not hard-coded);
 - for each, the same architecture at random initialisation (``ssl_core.probe``'s baseline, the
   bar pretraining has to clear);
-- raw pixels (:class:`ssl_core.evaluate.RawPixels`).
+- raw pixels (:class:`ssl_core.eval.RawPixels`).
 
 Features of the bundled train/test splits are cached as ``.npz`` files in a cache directory (by
 default a folder under the system's temp dir, never inside the repository), keyed by the
@@ -71,7 +71,7 @@ def fashion_encoders(
     pixels. ``names`` keeps only those checkpoints (ValueError naming the valid ones otherwise).
     """
     from ssl_core.checkpoints import list_checkpoints, load_encoder, random_init_encoder
-    from ssl_core.evaluate import RawPixels
+    from ssl_core.eval import RawPixels
     from ssl_core.methods import METHOD_LABELS
 
     infos = [info for info in list_checkpoints(directory) if info.is_fashion]
@@ -195,7 +195,7 @@ def encoder_features(
 ) -> Features:
     """``(x_train (N, D), y_train (N,), x_test (M, D), y_test (M,))`` of ``entry`` on ``data``,
     from the cache when present (then written to it)."""
-    from ssl_core.evaluate import extract_features
+    from ssl_core.eval import extract_features
 
     folder = Path(cache_dir) if cache_dir is not None else None
     cached = _read_cache(entry, data, folder)
@@ -216,7 +216,7 @@ class _Recorder(nn.Module):
         super().__init__()
         self.inner = encoder
         self.outputs: list[Tensor] = []
-        for attribute in ("in_chans", "img_size"):  # what probe._input_adapter looks at
+        for attribute in ("in_chans", "img_size"):  # what images.batch_adapter looks at
             if hasattr(encoder, attribute):
                 setattr(self, attribute, getattr(encoder, attribute))
 
@@ -228,7 +228,7 @@ class _Recorder(nn.Module):
 
 def _matches(encoder: nn.Module, images: np.ndarray, recorded: np.ndarray) -> bool:
     """Whether ``recorded`` (n, D) are the encoder's features of ``images`` (n, 28, 28)."""
-    from ssl_core.evaluate import extract_features
+    from ssl_core.eval import extract_features
 
     check, _ = extract_features(encoder, (images, np.zeros(len(images), dtype=np.int64)))
     return bool(np.allclose(check, recorded, rtol=1e-4, atol=1e-5))
@@ -273,15 +273,15 @@ def evaluate_entry(
     solver: str = "torch",
     cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """``ssl_core.probe.evaluate_encoder`` on ``entry`` (kNN k=200/k=20 T=0.1, linear probe with
-    all labels and with ``labels_per_class``): its dict, with the features cached.
+    """``ssl_core.eval.report.evaluate_encoder`` on ``entry`` (kNN k=200/k=20 T=0.1, linear probe
+    with all labels and with ``labels_per_class``): its dict, with the features cached.
 
     With cached features the encoder is not run: the cache is replayed batch by batch (each batch
     checked against the images). Otherwise the features evaluate_encoder extracts (train first,
     then test) are recorded on the way and cached after a spot check against a direct
     extraction of a few images.
     """
-    from ssl_core.probe import evaluate_encoder
+    from ssl_core.eval.report import evaluate_encoder
 
     options = dict(labels_per_class=labels_per_class, solver=solver, max_iter=max_iter,
                    seed=seed, data_label=data.label)

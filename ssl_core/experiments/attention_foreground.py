@@ -7,7 +7,7 @@ same ViT at random initialisation (seeds 0, 1, 2) and the bundled ``mae`` ViT:
   background of Fashion-MNIST is 0). Its share of the image is the **area share**.
 - **attention share** = the share of the last layer's CLS-to-patch attention mass (head mean,
   renormalised over the 49 patches, each patch's mass spread over its 4 x 4 pixels) that falls
-  on foreground pixels (:func:`ssl_core.attention.foreground_share`).
+  on foreground pixels (:func:`ssl_core.eval.attention.foreground_share`).
 - **lift** = mean attention share / mean area share (1 = attention spread as the area is; above 1
   = on the garment more than its size explains). Also: the share of images whose attention share
   exceeds their own area share, per-head shares, per-class shares, the CLS token's weight on
@@ -34,9 +34,9 @@ import torch
 from torch import nn
 
 from ssl_core import paths
-from ssl_core.attention import cls_attention, foreground_share, mass_threshold_mask, upsample
 from ssl_core.checkpoints import load_encoder, random_init_encoder, read_json
 from ssl_core.data import load_fashion_mnist
+from ssl_core.eval.attention import cls_attention, foreground_share, mass_threshold_mask, upsample
 from ssl_core.images import images_to_batch
 from ssl_core.results import save_result
 

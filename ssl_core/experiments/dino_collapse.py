@@ -221,7 +221,7 @@ class LiveDINOConfig:
 def _probe_images(n: int, *, seed: int = 0) -> Tensor:
     """``n`` fixed Fashion-MNIST test images (stratified), float ``(n, 1, 28, 28)`` in [0, 1]."""
     from ssl_core.data import load_fashion_mnist
-    from ssl_core.evaluate import subsample_per_class
+    from ssl_core.eval import subsample_per_class
 
     test = load_fashion_mnist("test", source="bundled")
     per_class = max(1, math.ceil(n / len(test.classes)))
@@ -232,7 +232,7 @@ def _probe_images(n: int, *, seed: int = 0) -> Tensor:
 def _knn_split(n_train_per_class: int, n_test_per_class: int) -> tuple[tuple, tuple]:
     """(train images, labels), (test images, labels): fixed stratified subsets, uint8 arrays."""
     from ssl_core.data import load_fashion_mnist
-    from ssl_core.evaluate import subsample_per_class
+    from ssl_core.eval import subsample_per_class
 
     train = load_fashion_mnist("train", source="bundled")
     test = load_fashion_mnist("test", source="bundled")
@@ -265,7 +265,7 @@ def teacher_profile(trainer: Trainer, probe: Tensor) -> dict[str, list[float]]:
 
 def _knn_k20(trainer: Trainer, split: tuple[tuple, tuple]) -> float:
     """kNN (k = 20, T = 0.1) accuracy of the teacher backbone's features on ``split``."""
-    from ssl_core.evaluate import extract_features, knn_accuracy
+    from ssl_core.eval import extract_features, knn_accuracy
 
     encoder = trainer.encoder
     (x_train, y_train), (x_test, y_test) = split

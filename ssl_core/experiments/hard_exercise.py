@@ -6,7 +6,7 @@ its own cosine schedule):
 
 - **MAE**: pretrain (``mae`` for the ViT, masked reconstruction ``unet_mae`` for the TinyUNet) with
   :class:`ssl_core.train.Trainer` on a fixed subset of ``labelled`` images of the bundled train set
-  (``limit_images``), then a linear probe (:func:`ssl_core.evaluate.linear_probe`, torch L-BFGS)
+  (``limit_images``), then a linear probe (:func:`ssl_core.eval.linear_probe`, torch L-BFGS)
   on the frozen features of the *same* images with their labels, tested on the test images;
 - **Supervised**: the same backbone from random init plus a linear head, trained with
   cross-entropy on the same labelled images for the same number of epochs
@@ -63,7 +63,7 @@ def _labelled_subset(labelled: int) -> tuple[np.ndarray, np.ndarray]:
 def _mae_row(name: str, spec: Mapping[str, Any], *, epochs: int, labelled: int,
              batch_size: int, seed: int, train: tuple[np.ndarray, np.ndarray],
              test: tuple[np.ndarray, np.ndarray], out_dir: str | None) -> dict[str, Any]:
-    from ssl_core.evaluate import extract_features, linear_probe
+    from ssl_core.eval import extract_features, linear_probe
     from ssl_core.train import TrainConfig, Trainer
 
     started = time.perf_counter()

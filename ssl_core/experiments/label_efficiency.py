@@ -3,7 +3,7 @@
 For every encoder of ``probe_table`` (each bundled Fashion-MNIST checkpoint, its architecture at
 random init, raw pixels) a linear probe is trained on 1, 10, 100 and all 2,000 labels per class
 of the bundled 20,000 train images and scored on the 10,000 test images
-(:func:`ssl_core.evaluate.label_efficiency`: multinomial logistic regression, torch L-BFGS, C=1,
+(:func:`ssl_core.eval.label_efficiency`: multinomial logistic regression, torch L-BFGS, C=1,
 standardised frozen features; the label subsets are nested per seed). Small budgets are repeated
 over several seeds (mean and sample std); "all" is one run. Features come from the cache that
 ``probe_table`` fills (or are extracted and cached here). Writes
@@ -58,7 +58,7 @@ def run(
         raise ValueError("seeds must name at least one seed, e.g. (0, 1, 2)")
     if any(int(b) < 1 for b in budgets) or list(budgets) != sorted(set(budgets)):
         raise ValueError(f"budgets must be increasing positive labels per class; got {budgets}")
-    from ssl_core.evaluate import label_efficiency
+    from ssl_core.eval import label_efficiency
 
     entries = fashion_encoders(checkpoints_dir, seed=random_init_seed, names=names)
     if not any(entry.kind == "ssl" for entry in entries):
@@ -97,7 +97,7 @@ def run(
              + ", ".join(f"{a:.3f}" for a in curves[-1]["accuracy"]))
     protocol = (
         "linear probe (multinomial logistic regression, torch full-batch L-BFGS, C=1, "
-        f"max_iter={max_iter}, standardised frozen features; ssl_core.evaluate."
+        f"max_iter={max_iter}, standardised frozen features; ssl_core.eval."
         f"label_efficiency) trained on n labels per class drawn from {data.label}; n = "
         f"{', '.join(str(b) for b in budgets)}: mean and sample std over seeds "
         f"{list(seeds)} (nested subsets per seed); last point: all train labels, one run; "

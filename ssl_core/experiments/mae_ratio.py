@@ -3,8 +3,8 @@
 For each mask ratio the bundled ``mae`` checkpoint rebuilds the masked patches of N Fashion-MNIST
 test images, and so does the no-learning baseline that fills each hole smoothly from the visible
 pixels around it (:func:`ssl_core.masking.interpolate_masked`). Both are scored the same way, the
-pixel MSE over the masked patches only (:func:`ssl_core.viz.masked_patch_errors`, the error the
-MAE page shows), on the same masks: a fresh random mask per image and seed
+pixel MSE over the masked patches only (:func:`ssl_core.losses.mae.masked_patch_errors`, the
+error the MAE page shows), on the same masks: a fresh random mask per image and seed
 (:func:`ssl_core.masking.random_masking`, per-sample, seeded). The same is done for ``mae_rgb``
 on seeded random crops of the 16 bundled photos when that checkpoint exists, and for any other
 bundled masked-reconstruction checkpoint of Fashion-MNIST (``unet_mae``).
@@ -68,8 +68,8 @@ def reconstruction_curves(
     interpolation minus model (paired per image), ``wins`` = share of images where the model's
     error is lower.
     """
+    from ssl_core.losses.mae import masked_patch_errors
     from ssl_core.masking import interpolate_masked, random_masking
-    from ssl_core.viz import masked_patch_errors
 
     if images.ndim != 4 or not images.is_floating_point():
         raise ValueError(f"images must be float (N, C, H, W); got {images.dtype} "
@@ -276,7 +276,7 @@ def run(
         f"{block['n_images']:,} bundled Fashion-MNIST test images (a fixed random subset, seed "
         f"0), 28x28 gray, {block['patch_size']} px patches; for each mask ratio and seed "
         f"{seeds} a fresh random mask per image (ssl_core.masking.random_masking, seeded); "
-        "error = pixel MSE over the masked patches only (ssl_core.viz.masked_patch_errors, "
+        "error = pixel MSE over the masked patches only (ssl_core.losses.mae.masked_patch_errors, "
         "pixels in [0, 1]); each image's error averaged over the seeds, then mean and standard "
         "error over images; interpolation = ssl_core.masking.interpolate_masked (harmonic fill "
         "from the visible pixels, nothing learned), on the same masks"

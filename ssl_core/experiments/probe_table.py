@@ -149,7 +149,7 @@ def run(
         _log(f"[probe_table]   kNN k=200 {row['knn_k200']:.4f}, linear all "
              f"{row['linear_all']:.4f} ({row['eval_seconds']} s)")
     protocol["summary"] = (
-        "protocol of `python -m ssl_core.probe` (ssl_core.probe.evaluate_encoder): frozen "
+        "protocol of `python -m ssl_core.probe` (ssl_core.eval.report.evaluate_encoder): frozen "
         f"encoders; {data.label}; kNN = weighted kNN (cosine, T=0.1) with k=200 and k=20; "
         f"linear = multinomial logistic regression (torch L-BFGS, C=1, max_iter={max_iter}, "
         f"standardised features) on all train labels and on {n_few:,} labels "

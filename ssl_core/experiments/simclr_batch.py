@@ -142,7 +142,7 @@ def run(
     "lr", "curve": [{"step", "images_seen", "knn_k200", "knn_k20"}], "wall_time_s"}]}``.
     """
     from ssl_core.data import array_subset, load_fashion_mnist
-    from ssl_core.evaluate import extract_features, knn_accuracy
+    from ssl_core.eval import extract_features, knn_accuracy
     from ssl_core.train import TrainConfig, Trainer
 
     if not batch_sizes:

@@ -55,6 +55,7 @@ __all__ = [
     "TauSweep",
     "info_nce",
     "info_nce_diagnostics",
+    "random_pair_bounds",
     "random_pairs",
     "synthetic_pairs",
     "tau_sweep",
@@ -463,6 +464,18 @@ def tau_sweep(
         noise=float(noise),
         seeds=seeds,
     )
+
+
+def random_pair_bounds(n: int, d: int, tau: float) -> tuple[float, float]:
+    """Bounds on the expected InfoNCE loss of random pairs (see the module docstring).
+
+    ``log(2N - 1) <= E[loss] <= log(2N - 1) + 1 / (2 D tau^2)``: the lower bound is the uniform
+    softmax the lesson quotes; the gap closes only for large D or large tau.
+    """
+    if n < 1 or d < 1 or not tau > 0:
+        raise ValueError(f"need n >= 1, d >= 1 and tau > 0; got n={n}, d={d}, tau={tau}")
+    chance = math.log(2 * n - 1)
+    return chance, chance + 1.0 / (2.0 * d * tau**2)
 
 
 # --------------------------------------------------------------------------------------------

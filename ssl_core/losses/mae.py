@@ -5,13 +5,20 @@ mean over its pixels, and the loss averages it over masked patches (``sum(err * 
 sum(mask)``), so reconstructing visible patches earns nothing. With ``norm_pix`` the target of
 each patch is that patch normalised by its own mean and variance, which MAE found gives better
 representations (the model no longer spends effort on brightness and contrast).
+
+:func:`masked_patch_errors` is the same error in pixel units for any prediction of the whole
+image (a model's reconstruction, or a no-learning fill such as interpolation), so that they
+compare directly.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-__all__ = ["mae_loss", "normalize_patches", "per_patch_error"]
+from ssl_core.masking import patchify
+
+__all__ = ["mae_loss", "masked_patch_errors", "normalize_patches", "per_patch_error"]
 
 
 def normalize_patches(patches: torch.Tensor, *, eps: float = 1e-6) -> torch.Tensor:
@@ -79,3 +86,21 @@ def mae_loss(
         )
     error = per_patch_error(pred, target_patches, norm_pix=norm_pix, eps=eps)  # (B, L)
     return (error * weights).sum() / total
+
+
+def masked_patch_errors(
+    prediction: torch.Tensor, images: torch.Tensor, mask: torch.Tensor | np.ndarray,
+    *, patch_size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-patch pixel MSE and its mean over the masked patches.
+
+    prediction, images: ``(B, C, H, W)`` in the same units; mask: ``(L,)`` (shared) or
+    ``(B, L)``, True = masked. Returns ``(per_patch (B, L), masked_mse (B,))``: MAE's loss in
+    pixel units, so a learned reconstruction and the interpolation baseline compare directly.
+    """
+    errors = per_patch_error(patchify(prediction, patch_size), patchify(images, patch_size))
+    m = torch.as_tensor(mask, device=errors.device).bool().expand_as(errors)  # (B, L)
+    counts = m.sum(dim=1)  # (B,)
+    if bool((counts == 0).any()):
+        raise ValueError("the mask hides no patch: the masked-patch MSE is undefined")
+    return errors, (errors * m).sum(dim=1) / counts  # (B, L), (B,)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app import workers
-from ssl_core.project import project
+from ssl_core.eval.projection import project
 
 
 @pytest.fixture

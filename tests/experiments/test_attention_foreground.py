@@ -60,8 +60,8 @@ def test_uniform_attention_gives_the_area_share():
 
 
 def test_measure_matches_the_attention_functions_per_image(checkpoints):
-    from ssl_core.attention import attention_maps, foreground_share
     from ssl_core.checkpoints import load_encoder
+    from ssl_core.eval.attention import attention_maps, foreground_share
     from ssl_core.images import image_to_batch
 
     encoder = load_encoder(checkpoints / "dino")

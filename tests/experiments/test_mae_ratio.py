@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from lesson.figures.mae import error_curve, interpolation_error_curve
 from ssl_core.checkpoints import load_method
 from ssl_core.experiments import mae_ratio
 from ssl_core.train import TrainConfig, Trainer
-from ssl_core.viz import error_curve, interpolation_error_curve
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

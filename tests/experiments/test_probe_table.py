@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ssl_core.data import load_fashion_mnist
-from ssl_core.evaluate import extract_features, knn_accuracy
+from ssl_core.eval import extract_features, knn_accuracy
 from ssl_core.experiments import _features
 from ssl_core.experiments.probe_table import main, run, targets_met
 from ssl_core.train import TrainConfig, Trainer

@@ -11,8 +11,7 @@ transformers adapters in :mod:`ssl_core.models.hf`):
 - :func:`mass_threshold_mask` is the DINO paper's threshold: keep the fewest highest patches that
   together hold at least a share ``keep`` of the map's mass (Caron et al. 2021, Fig. 3 uses 0.6);
 - :func:`foreground_share` measures how much of the attention mass lands on given pixels (the
-  ``attention_foreground`` experiment uses it with the garment's pixels of Fashion-MNIST);
-- :func:`overlay` blends a map, in a colour scale, over the image (uint8 RGB out).
+  pixels of an object, e.g. a garment's).
 
 The CLS token also attends to itself (key 0); that weight is not on the grid, so a head's map sums
 to ``1 - attention[CLS, CLS]``. :func:`mass_threshold_mask` and :func:`foreground_share` normalise
@@ -32,10 +31,8 @@ __all__ = [
     "AttentionMaps",
     "attention_maps",
     "cls_attention",
-    "colourize",
     "foreground_share",
     "mass_threshold_mask",
-    "overlay",
     "upsample",
 ]
 
@@ -174,52 +171,3 @@ def foreground_share(maps: Tensor | np.ndarray, foreground: np.ndarray) -> np.nd
     on_fg = (array * fg_fraction).sum(axis=(-2, -1))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, on_fg / np.where(total > 0, total, 1.0), np.nan)
-
-
-# --- display -----------------------------------------------------------------------------------
-
-# The "inferno" colour scale at 9 stops (matplotlib's values), dark (low) to bright (high).
-_INFERNO = np.array([
-    [0, 0, 4], [31, 12, 72], [85, 15, 109], [136, 34, 106], [186, 54, 85],
-    [227, 89, 51], [249, 140, 10], [249, 201, 50], [252, 255, 164],
-], dtype=np.float64)
-
-
-def colourize(values: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] ``(H, W)`` -> uint8 RGB ``(H, W, 3)`` on the inferno scale (clipped)."""
-    v = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64)), 0.0, 1.0)
-    position = v * (len(_INFERNO) - 1)
-    low = np.floor(position).astype(int).clip(0, len(_INFERNO) - 2)
-    t = (position - low)[..., None]
-    rgb = _INFERNO[low] * (1 - t) + _INFERNO[low + 1] * t
-    return np.rint(rgb).astype(np.uint8)
-
-
-def overlay(image: np.ndarray, heat: np.ndarray, *, alpha: float = 0.6,
-            mask: np.ndarray | None = None, mode: str = "nearest") -> np.ndarray:
-    """A map blended over an image: uint8 RGB ``(H, W, 3)``.
-
-    ``image``: uint8 ``(H, W)`` or ``(H, W, 3)``; ``heat``: ``(gh, gw)``, resized to the image
-    (``mode`` as :func:`upsample`) and scaled by its maximum. ``alpha`` in [0, 1] is the weight of
-    the colour. With ``mask`` (bool ``(gh, gw)``, e.g. :func:`mass_threshold_mask`), the patches
-    outside it show the image darkened and no colour.
-    """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1]; got {alpha}")
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ValueError(f"image must be uint8 (H, W) or (H, W, 3); got {image.dtype} "
-                         f"{image.shape}")
-    rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
-    size = rgb.shape[:2]
-    heat = np.asarray(heat, dtype=np.float64)
-    top = float(np.nanmax(heat)) if heat.size else 0.0
-    scaled = heat / top if top > 0 else np.zeros_like(heat)
-    colour = colourize(upsample(scaled, size, mode=mode)).astype(np.float64)
-    out = (1 - alpha) * rgb.astype(np.float64) + alpha * colour
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != heat.shape:
-            raise ValueError(f"mask must be {heat.shape} like heat; got {mask.shape}")
-        inside = upsample(mask.astype(np.float32), size, mode="nearest")[..., None] > 0.5
-        out = np.where(inside, out, 0.35 * rgb.astype(np.float64))
-    return np.rint(out).clip(0, 255).astype(np.uint8)

@@ -21,8 +21,10 @@ from app import figures, resources
 from app.resources import device, load_bundled_encoder
 from app.state import Param, restore, share
 from app.widgets import image_picker, picker_params
+from lesson.experiments.attention_foreground import THRESHOLD
 from lesson.figures.pictures import overlay, upscale_nearest
 from lesson.figures.tables import records_to_csv
+from lesson.results import ResultMissingError, load_result
 from ssl_core import paths
 from ssl_core.checkpoints import (
     CheckpointError,
@@ -36,7 +38,6 @@ from ssl_core.eval.attention import (
     foreground_share,
     mass_threshold_mask,
 )
-from ssl_core.experiments.attention_foreground import THRESHOLD
 from ssl_core.images import image_to_batch, input_geometry, model_input
 from ssl_core.models.hf import (
     ModelNotAvailableError,
@@ -44,7 +45,6 @@ from ssl_core.models.hf import (
     load_hf_encoder,
     weights_stamp,
 )
-from ssl_core.results import ResultMissingError, load_result
 
 TILE = 168  # display side of an image panel, px
 HF_PREFIX = "hf:"
@@ -178,7 +178,7 @@ def measured_result() -> None:
             filename="attention_foreground.csv")
     except (KeyError, TypeError) as error:
         st.error(f"The measured result lacks a field ({error}); re-run "
-                 "`python3 -m ssl_core.experiments.attention_foreground`.",
+                 "`python3 -m lesson.experiments.attention_foreground`.",
                  icon=":material/error:")
 
 

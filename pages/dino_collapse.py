@@ -2,7 +2,7 @@
 
 Inputs: centring on/off, sharpening on/off, the teacher and student temperatures, the centre
 momentum, the teacher's EMA momentum, steps and a time limit. "Run" trains a small DINO of this
-session's own on the bundled Fashion-MNIST (``ssl_core.experiments.dino_collapse.live_run``,
+session's own on the bundled Fashion-MNIST (``lesson.experiments.dino_collapse.live_run``,
 through the real trainer) and redraws the charts every few steps; the verdict is
 ``ssl_core.losses.dino.collapse_verdict``. The presets show the measured runs of the
 ``dino_collapse`` result at once.
@@ -21,16 +21,16 @@ import streamlit as st
 from app import figures, workers
 from app.state import Param, restore, share
 from app.widgets import preset_buttons
-from lesson.figures.tables import records_to_csv
-from ssl_core.experiments.dino_collapse import (
+from lesson.experiments.dino_collapse import (
     DEFAULT_RECIPE,
     VARIANTS,
     LiveDINOConfig,
     curve_records,
     live_run,
 )
+from lesson.figures.tables import records_to_csv
+from lesson.results import ResultMissingError, load_result
 from ssl_core.losses.dino import ONE_DIM_SHARE
-from ssl_core.results import ResultMissingError, load_result
 
 RECIPE = DEFAULT_RECIPE  # the live recipe (tests patch the module's DEFAULT_RECIPE: a tiny one)
 REPORT_EVERY = 5  # redraw the live charts every this many steps
@@ -323,7 +323,7 @@ if result is not None:
                   "verdict": v["verdict"]} for v in variants.values()]
         st.dataframe(table, hide_index=True, key="dino_table")
         provenance = result.get("provenance", {})
-        command = provenance.get("command", "python3 -m ssl_core.experiments.dino_collapse")
+        command = provenance.get("command", "python3 -m lesson.experiments.dino_collapse")
         start = variants[shown]["curve"][0].get("knn_k20")
         knn = result.get("knn", {})
         st.caption(
@@ -342,7 +342,7 @@ if result is not None:
             key="dino_csv_measured", filename="dino_collapse_measured.csv")
     except (KeyError, IndexError, TypeError, ValueError) as error:
         st.error(f"The dino_collapse result has an unexpected shape ({error!r}); re-run "
-                 "`python3 -m ssl_core.experiments.dino_collapse`.", icon=":material/error:")
+                 "`python3 -m lesson.experiments.dino_collapse`.", icon=":material/error:")
 
 # --- why ------------------------------------------------------------------------------------------
 st.subheader("Why two operations, pulling opposite ways")

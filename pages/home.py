@@ -11,9 +11,9 @@ from typing import Any
 
 import streamlit as st
 
+from lesson.results import available_results, load_result
 from ssl_core import paths
 from ssl_core.checkpoints import WEIGHTS_FILE, CheckpointError, checkpoint_info, checkpoint_names
-from ssl_core.results import available_results, load_result
 
 FAMILY_DIAGRAM = """
 digraph ssl {
@@ -154,7 +154,7 @@ if measured:
     st.dataframe(measured, hide_index=True)
 else:
     st.info("No measured results yet (assets/results/ is empty): each is made by "
-            "`python3 -m ssl_core.experiments.<name>`.", icon=":material/info:")
+            "`python3 -m lesson.experiments.<name>`.", icon=":material/info:")
 st.caption(
     "Every page keeps its settings in the URL: copy the address to share exactly what you see. "
     "The library behind the pages is `ssl_core` (data, view pipelines, losses, masking, models, "

@@ -3,8 +3,8 @@
 Two modes. Synthetic: batch size N, dimension D, how well the two views agree, the temperature,
 an anchor; the numbers come from ``ssl_core.losses.infonce`` (``info_nce_diagnostics``,
 ``tau_sweep``). Real (when the bundled SimCLR checkpoint exists): N Fashion-MNIST images, two
-SimCLR views each, embedded by the bundled model (``ssl_core.pairs.real_pairs``, cached per batch
-size and seed, so moving τ only recomputes the loss), plus the measured batch 32 vs 512 result
+SimCLR views each, embedded by the bundled model (``lesson.figures.pairs.real_pairs``, cached per
+batch size and seed, so moving τ only recomputes the loss), plus the measured batch 32 vs 512 result
 (``simclr_batch``) and the measured loss at the lesson's four τ (``infonce_tau``).
 ``ssl_core.viz`` shapes the numbers for the figures.
 """
@@ -32,9 +32,17 @@ from lesson.figures.infonce import (
     sweep_seed_count,
     sweep_temperatures,
 )
+from lesson.figures.pairs import (
+    RealPairs,
+    checkpoint_view_config,
+    loss_against_tau,
+    real_pairs,
+    trace_pair,
+)
 from lesson.figures.pictures import encode_png, image_grid, upscale_nearest
 from lesson.figures.tables import matrix_to_csv, records_to_csv
 from lesson.figures.views import describe_view
+from lesson.results import ResultMissingError, load_result
 from ssl_core.augment import ViewConfig
 from ssl_core.checkpoints import CONFIG_FILE, CheckpointError, read_json
 from ssl_core.images import to_uint8_image
@@ -46,14 +54,6 @@ from ssl_core.losses.infonce import (
     synthetic_pairs,
     tau_sweep,
 )
-from ssl_core.pairs import (
-    RealPairs,
-    checkpoint_view_config,
-    loss_against_tau,
-    real_pairs,
-    trace_pair,
-)
-from ssl_core.results import ResultMissingError, load_result
 
 MODES = ("synthetic", "real")
 HEATMAP_SIDE = 256  # cells a side; larger matrices are block-averaged
@@ -246,11 +246,11 @@ def measured_tau_table() -> None:
                         f"batches; log(2N−1) = {real['reference_loss']:.2f}.")
     except (KeyError, TypeError, ValueError) as error:
         st.error(f"The infonce_tau result has an unexpected shape ({error!r}); re-run "
-                 "`python3 -m ssl_core.experiments.infonce_tau`.", icon=":material/error:")
+                 "`python3 -m lesson.experiments.infonce_tau`.", icon=":material/error:")
         return
     st.dataframe(rows, hide_index=True, column_config={
         k: st.column_config.NumberColumn(format="%.3f") for k in rows[0] if k != "τ"})
-    st.caption(caption + " Made by `python3 -m ssl_core.experiments.infonce_tau`.")
+    st.caption(caption + " Made by `python3 -m lesson.experiments.infonce_tau`.")
 
 
 def batch_size_result() -> None:
@@ -301,7 +301,7 @@ def batch_size_result() -> None:
                          "batch size, at equal numbers of images seen. "
                          + (f"{result['protocol']} " if isinstance(result.get("protocol"), str)
                             else "")
-                         + "Made by `python3 -m ssl_core.experiments.simclr_batch`.")
+                         + "Made by `python3 -m lesson.experiments.simclr_batch`.")
     figures.csv_button(
         "Batch runs (CSV)",
         records_to_csv([{"batch_size": run["batch_size"], **point} for run in runs

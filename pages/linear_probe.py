@@ -26,10 +26,10 @@ from app.resources import fashion_mnist
 from app.shell import BackgroundJobs, Job
 from app.state import Param, restore, share
 from lesson.figures.tables import records_to_csv
+from lesson.results import ResultMissingError, load_result
 from ssl_core.checkpoints import CheckpointError
 from ssl_core.data import DataError
 from ssl_core.eval import budget_probe
-from ssl_core.results import ResultMissingError, load_result
 
 LABEL_CHOICES = ("1", "2", "5", "10", "20", "50", "100", "200", "500", "1000", "all")
 TEST_ITEMS = 2000  # test items the live probe is scored on (drawn with seed 0)
@@ -167,7 +167,7 @@ try:
             x=x, y=curve["accuracy"], name=curve.get("label", curve["name"]),
             mode="lines+markers", error_y=dict(array=curve.get("std"), thickness=1),
             line=dict(color=qualitative.Plotly[i % len(qualitative.Plotly)])))
-    caption = ("Lines: `python3 -m ssl_core.experiments.label_efficiency` (provenance in "
+    caption = ("Lines: `python3 -m lesson.experiments.label_efficiency` (provenance in "
                "assets/results/label_efficiency.json; its test set may differ from the live "
                "probe's 2,000 items).")
 except (ResultMissingError, KeyError, TypeError, ValueError) as error:
@@ -203,7 +203,7 @@ try:
           "wall time (s)": round(float(r["wall_time_s"]), 1)} for r in hard["rows"]],
         hide_index=True, key="lp_hard")
     st.caption(f"{hard.get('labelled_subset', '?')} labelled images; produced by "
-               "`python3 -m ssl_core.experiments.hard_exercise`."
+               "`python3 -m lesson.experiments.hard_exercise`."
                + (" Partial: the remaining runs had not finished when it was saved."
                   if hard.get("complete") is False else ""))
 except (ResultMissingError, KeyError, TypeError, ValueError) as error:

@@ -2,7 +2,7 @@
 
 Inputs: image counts (unlabelled, labelled), compute and hours, downstream task, backbone
 preference, whether a public pretrained checkpoint may be used, and the image domain. One call,
-``ssl_core.picker.recommend``, ranks the options; the page shows each with its reasons, caveats
+``lesson.picker.recommend``, ranks the options; the page shows each with its reasons, caveats
 and the ssl_core command that runs it, the scores as a chart, the rule book, and the prompt
 deliverable that gives the same answer in a chat with an LLM.
 """
@@ -18,8 +18,7 @@ from app import figures
 from app.state import Param, restore, share
 from app.widgets import preset_buttons
 from lesson.figures.tables import records_to_csv
-from ssl_core.paths import checkout_root
-from ssl_core.picker import (
+from lesson.picker import (
     BACKBONES,
     COMPUTES,
     DOMAINS,
@@ -30,6 +29,7 @@ from ssl_core.picker import (
     recommend,
     rules_markdown,
 )
+from ssl_core.paths import checkout_root
 
 PROMPT = "outputs/prompt-ssl-pretraining-picker.md"
 MAX_IMAGES = 10_000_000_000
@@ -102,7 +102,7 @@ def score_chart(recs: list) -> go.Figure:
 restore(PARAMS)
 st.title("Which self-supervised method?")
 st.markdown(
-    "Describe the project; a transparent rule book (`ssl_core.picker`) ranks six options: "
+    "Describe the project; a transparent rule book (`lesson.picker`) ranks six options: "
     "DINOv2 off the shelf, supervised fine-tuning, MAE, DINO, SimCLR and MoCo. Every point of a "
     "score comes from a rule that cites a published number (the papers' ImageNet results, not "
     "ours), and each option comes with the command that runs it with ssl_core."

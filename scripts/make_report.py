@@ -4,7 +4,7 @@
     python3 scripts/make_report.py --results-dir DIR --out OUT --checkpoints CKPTS
 
 Every number in the report is read from a JSON file: the result files in ``assets/results/``
-(written by ``python3 -m ssl_core.experiments.<name>``, each with its command and wall time) and
+(written by ``python3 -m lesson.experiments.<name>``, each with its command and wall time) and
 the bundled checkpoints' ``config.json`` / ``metrics.jsonl``. A result that was never measured
 gets a line saying which command measures it; nothing is filled in by hand. Each section states
 the protocol beside its numbers and the command that produced them.
@@ -23,13 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ssl_core import paths  # noqa: E402
-from ssl_core.checkpoints import list_checkpoints  # noqa: E402
-from ssl_core.results import (  # noqa: E402
+from lesson.results import (  # noqa: E402
     ResultMissingError,
     available_results,
     load_result,
 )
+from ssl_core import paths  # noqa: E402
+from ssl_core.checkpoints import list_checkpoints  # noqa: E402
 
 Figure = tuple[str, Callable[[Path], None]]  # (file name, draw(path))
 Section = tuple[list[str], list[Figure]]  # (markdown lines, figures to draw)
@@ -474,7 +474,7 @@ def build_report(results_dir: Path, out_dir: Path, checkpoints_dir: Path) -> Pat
         try:
             data = load_result(name, directory=results_dir)
         except ResultMissingError:
-            md.append(f"Not measured yet: run `python3 -m ssl_core.experiments.{name}`.")
+            md.append(f"Not measured yet: run `python3 -m lesson.experiments.{name}`.")
             data = None
         except ValueError as error:
             md.append(f"The result file could not be read ({error}).")
@@ -484,7 +484,7 @@ def build_report(results_dir: Path, out_dir: Path, checkpoints_dir: Path) -> Pat
                 lines, figures = render(data)
             except (KeyError, TypeError, ValueError, IndexError) as error:
                 md.append(f"`{name}.json` does not have the expected shape ({error!r}); re-run "
-                          f"`python3 -m ssl_core.experiments.{name}`.")
+                          f"`python3 -m lesson.experiments.{name}`.")
                 lines, figures = [], []
             md += lines
             for file_name, draw in figures:

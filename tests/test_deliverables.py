@@ -1,6 +1,6 @@
 """Tests for the lesson's deliverables in outputs/.
 
-- ``prompt-ssl-pretraining-picker.md`` must give the answers ``ssl_core.picker`` gives: its rule
+- ``prompt-ssl-pretraining-picker.md`` must give the answers ``lesson.picker`` gives: its rule
   book is ``rules_markdown()`` verbatim, its published numbers are ``PUBLISHED_IMAGENET``'s, and
   every worked example and command is recomputed with ``recommend`` and compared.
 - ``skill-linear-probe-runner.md`` must run as written: its ``bash`` blocks marked
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssl_core import picker
-from ssl_core.picker import PUBLISHED_IMAGENET, PickerInputs, published, recommend, rules_markdown
+from lesson import picker
+from lesson.picker import PUBLISHED_IMAGENET, PickerInputs, published, recommend, rules_markdown
 from ssl_core.pretrain import build_parser as pretrain_parser
 from ssl_core.probe import build_parser as probe_parser
 

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from ssl_core.results import save_result
+from lesson.results import save_result
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -50,7 +50,7 @@ def _results(directory: Path) -> None:
     }
     save_result("probe_table", {"protocol": {"summary": "PROBE-PROTOCOL"}, "rows": rows,
                                 "targets": targets, "few_labels_key": "linear_1000"},
-                command="python3 -m ssl_core.experiments.probe_table", wall_time_s=61.0,
+                command="python3 -m lesson.experiments.probe_table", wall_time_s=61.0,
                 directory=directory)
     save_result("label_efficiency", {
         "labels_per_class": [1, 10, 2000], "protocol": "LE-PROTOCOL",
@@ -58,7 +58,7 @@ def _results(directory: Path) -> None:
                     "accuracy": [0.4321, 0.6543, 0.8771], "std": [0.0412, 0.0111, 0.0]},
                    {"name": "raw_pixels", "label": "raw", "kind": "raw",
                     "accuracy": [0.3, 0.5, 0.7], "std": [0.05, 0.02, 0.0]}]},
-        command="python3 -m ssl_core.experiments.label_efficiency", directory=directory)
+        command="python3 -m lesson.experiments.label_efficiency", directory=directory)
     save_result("mae_ratio", {
         "ratios": [0.15, 0.75], "n_images": 40, "protocol": "MAE-PROTOCOL",
         "mae": {"checkpoint": "mae", "mse": [0.0467, 0.0541], "sem": [0.002, 0.003],
@@ -68,20 +68,20 @@ def _results(directory: Path) -> None:
         "rgb": {"n_images": 8, "protocol": "RGB-PROTOCOL",
                 "mae": {"checkpoint": "mae_rgb", "mse": [0.01, 0.02], "sem": [0.001, 0.001]},
                 "interpolation": {"mse": [0.011, 0.031], "sem": [0.001, 0.002]}}},
-        command="python3 -m ssl_core.experiments.mae_ratio", directory=directory)
+        command="python3 -m lesson.experiments.mae_ratio", directory=directory)
     save_result("infonce_tau", {
         "taus": [0.05, 0.5],
         "synthetic": {"n": 16, "d": 32, "noise": 0.5, "seeds": 3, "aligned": [0.0123, 1.5],
                       "random": [7.8, 3.4]},
         "real": {"encoder": "simclr", "n_pairs": 64, "loss": [1.3255, 5.4486]}},
-        command="python3 -m ssl_core.experiments.infonce_tau", directory=directory)
+        command="python3 -m lesson.experiments.infonce_tau", directory=directory)
     save_result("simclr_batch", {
         "images_seen": 4096,
         "runs": [{"batch_size": 64, "steps": 64, "lr": 0.001, "wall_time_s": 30.0,
                   "curve": [{"step": 0, "images_seen": 0, "knn_k200": 0.5, "knn_k20": 0.55},
                             {"step": 64, "images_seen": 4096, "knn_k200": 0.6789,
                              "knn_k20": 0.7}]}]},
-        command="python3 -m ssl_core.experiments.simclr_batch", directory=directory)
+        command="python3 -m lesson.experiments.simclr_batch", directory=directory)
     save_result("dino_collapse", {
         "recipe": {"lr": 0.001}, "steps": 100,
         "variants": {"healthy": {"label": "healthy", "centering": True, "sharpening": True,
@@ -94,7 +94,7 @@ def _results(directory: Path) -> None:
                                  "curve": [{"step": 0, "teacher_entropy": 0.012,
                                             "max_entropy": 6.93, "kl_teacher_student": 0.0,
                                             "output_std": 0.0, "dominant_dim_share": 0.99}]}}},
-        command="python3 -m ssl_core.experiments.dino_collapse", directory=directory)
+        command="python3 -m lesson.experiments.dino_collapse", directory=directory)
     # hard_exercise: deliberately missing
 
 
@@ -113,8 +113,8 @@ def test_report_shows_the_json_numbers_and_says_what_is_missing(report: ModuleTy
                  "43.2% ± 4.1", "87.7%", "LE-PROTOCOL", "1 / class", "2000 / class",
                  "0.0467 ± 0.0020", "0.0690 ± 0.0040", "-0.0174", "EXPLAINED-FROM-NUMBERS",
                  "RGB-PROTOCOL", "0.0123", "5.4486", "67.9%", "0.012 / 6.930", "collapsed",
-                 "Made by `python3 -m ssl_core.experiments.probe_table`; wall time 61 s",
-                 "Not measured yet: run `python3 -m ssl_core.experiments.hard_exercise`.",
+                 "Made by `python3 -m lesson.experiments.probe_table`; wall time 61 s",
+                 "Not measured yet: run `python3 -m lesson.experiments.hard_exercise`.",
                  "No bundled checkpoints", "read from the feature cache of an earlier run",
                  "- `simclr`: `python3 -m x`"):
         assert text in md, text
@@ -135,7 +135,7 @@ def test_every_result_missing_and_a_malformed_one(report: ModuleType, tmp_path: 
     md = (tmp_path / "out" / "results.md").read_text()
     for name in ("probe_table", "label_efficiency", "infonce_tau", "simclr_batch",
                  "dino_collapse", "hard_exercise"):
-        assert f"Not measured yet: run `python3 -m ssl_core.experiments.{name}`." in md
+        assert f"Not measured yet: run `python3 -m lesson.experiments.{name}`." in md
     assert "`mae_ratio.json` does not have the expected shape" in md
     assert not any((tmp_path / "out" / "figures").iterdir())
 
@@ -178,7 +178,7 @@ def test_hard_exercise_and_unknown_results(report: ModuleType, tmp_path: Path) -
                   "accuracy": 0.7155, "protocol": "ROW-PROTOCOL", "wall_time_s": 110.0},
                  {"model": "MAE TinyUNet", "backbone": "unet_tiny_28", "epochs": 50,
                   "accuracy": 0.7512, "protocol": "ROW-PROTOCOL-2", "wall_time_s": 300.0}]},
-        command="python3 -m ssl_core.experiments.hard_exercise", directory=results)
+        command="python3 -m lesson.experiments.hard_exercise", directory=results)
     save_result("attention_foreground", {"verdict": "x"}, command="python3 -m y",
                 wall_time_s=12.0, directory=results)
     report.main(["--results-dir", str(results), "--out", str(tmp_path / "out"),

@@ -164,7 +164,7 @@ def test_cifar10_loader_never_unpickles_a_file_that_fails_its_checksum(tmp_path,
 
 
 def test_results_loader_refuses_a_pickle(tmp_path, evil):
-    from ssl_core.results import load_result
+    from lesson.results import load_result
 
     (tmp_path / "probe_table.json").write_bytes(evil)
     with pytest.raises(ValueError):  # JSON only: the bytes are never unpickled
@@ -172,7 +172,7 @@ def test_results_loader_refuses_a_pickle(tmp_path, evil):
 
 
 def test_results_loader_names_the_file_it_cannot_decode(tmp_path, evil):
-    from ssl_core.results import load_result
+    from lesson.results import load_result
 
     (tmp_path / "probe_table.json").write_bytes(evil)
     with pytest.raises(ValueError, match=r"probe_table\.json"):

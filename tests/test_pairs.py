@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_core.augment import ViewConfig, sample_views
-from ssl_core.losses.infonce import info_nce
-from ssl_core.methods import build_method
-from ssl_core.pairs import (
+from lesson.figures.pairs import (
     checkpoint_view_config,
     loss_against_tau,
     real_pairs,
     simclr_view_config,
     trace_pair,
 )
+from ssl_core.augment import ViewConfig, sample_views
+from ssl_core.losses.infonce import info_nce
+from ssl_core.methods import build_method
 from ssl_core.train import view_pipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -1,4 +1,4 @@
-"""Tests for ssl_core.picker: the case table, validation, the scoring trail, runnable commands.
+"""Tests for lesson.picker: the case table, validation, the scoring trail, runnable commands.
 
 Every command the picker emits is checked against the real tools: ``ssl_core.pretrain`` lines are
 parsed by that CLI's own parser, their backbone / method / augmentation settings are validated by
@@ -25,8 +25,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssl_core import picker
-from ssl_core.picker import (
+from lesson import picker
+from lesson.picker import (
     LABELLED_TEST,
     LABELLED_TRAIN,
     LESSON_TABLE,

@@ -1,4 +1,4 @@
-"""ssl_core.results: atomic JSON results with provenance, clear errors when missing."""
+"""lesson.results: atomic JSON results with provenance, clear errors when missing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ssl_core.results import (
+from lesson.results import (
     ResultMissingError,
     available_results,
     load_result,
@@ -28,7 +28,7 @@ def test_round_trip_adds_provenance(tmp_path):
 
 
 def test_missing_result_names_its_script(tmp_path):
-    with pytest.raises(ResultMissingError, match=r"ssl_core\.experiments\.nothing"):
+    with pytest.raises(ResultMissingError, match=r"lesson\.experiments\.nothing"):
         load_result("nothing", directory=tmp_path)
 
 
@@ -60,14 +60,14 @@ def test_nan_and_reserved_keys_are_refused(tmp_path):
 
 def test_measure_and_save_records_the_command_and_turns_bad_input_into_exit_code_2(
         tmp_path, capsys):
-    from ssl_core.results import measure_and_save
+    from lesson.results import measure_and_save
 
     code = measure_and_save("demo", lambda: {"x": 1}, argv=["--seeds", "0"], prog="demo",
                             directory=tmp_path)
     assert code == 0
     data = load_result("demo", directory=tmp_path)
     assert data["x"] == 1
-    assert data["provenance"]["command"] == "python3 -m ssl_core.experiments.demo --seeds 0"
+    assert data["provenance"]["command"] == "python3 -m lesson.experiments.demo --seeds 0"
 
     def bad() -> dict:
         raise ValueError("n_images must be >= 1")

@@ -3,9 +3,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ssl_core import paths, results
+from lesson import results
+from lesson.experiments import attention_foreground
+from ssl_core import paths
 from ssl_core.checkpoints import save_checkpoint
-from ssl_core.experiments import attention_foreground
 from ssl_core.methods import build_method, method_spec
 
 PAGE = "attention"
@@ -53,7 +54,7 @@ def test_missing_checkpoint_and_result_say_so(no_checkpoints, open_page, clean):
     assert not at.error
     infos = " ".join(i.value for i in at.info)
     assert "assets/checkpoints/dino/" in infos  # no encoder
-    assert "python3 -m ssl_core.experiments.attention_foreground" in infos  # no result
+    assert "python3 -m lesson.experiments.attention_foreground" in infos  # no result
     assert not at.get("image")
 
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from lesson.experiments import dino_collapse as dc
+from lesson.experiments.dino_collapse import VARIANTS, LiveDINOConfig, run
+from lesson.results import save_result
 from ssl_core import paths
-from ssl_core.experiments import dino_collapse as dc
-from ssl_core.experiments.dino_collapse import VARIANTS, LiveDINOConfig, run
-from ssl_core.results import save_result
 
 PAGE = "dino_collapse"
 # A DINO small enough for a live run in a test: one block of width 16, K = 16.
@@ -50,7 +50,7 @@ def test_defaults_without_the_result_say_how_to_make_it(no_result, open_page, cl
     at = open_page(PAGE)
     clean(at)
     assert not at.error
-    assert any("python3 -m ssl_core.experiments.dino_collapse" in i.value for i in at.info)
+    assert any("python3 -m lesson.experiments.dino_collapse" in i.value for i in at.info)
     assert not _figures(at)  # nothing measured, nothing run yet
     assert at.toggle(key="dino_centering").value and at.toggle(key="dino_sharpening").value
     assert at.slider(key="dino_teacher_temp").value == pytest.approx(0.04)
@@ -128,7 +128,7 @@ def test_bad_values_give_a_message_and_disable_run(no_result, open_page, clean, 
     clean(at)
     assert len(at.error) == 1 and message in at.error[0].value
     assert at.button(key="dino_run").disabled
-    assert any("python3 -m ssl_core.experiments.dino_collapse" in i.value for i in at.info)
+    assert any("python3 -m lesson.experiments.dino_collapse" in i.value for i in at.info)
 
 
 def test_other_extremes_are_valid(no_result, open_page, clean):

@@ -7,7 +7,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from ssl_core import paths, results
+from lesson import results
+from ssl_core import paths
 from ssl_core.checkpoints import save_checkpoint
 from ssl_core.methods import build_method, method_spec
 

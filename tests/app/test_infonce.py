@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from app.resources import bundled_checkpoint
-from ssl_core import paths, results
+from lesson import results
+from ssl_core import paths
 from ssl_core.checkpoints import save_checkpoint
 from ssl_core.methods import build_method, method_spec
 
@@ -183,8 +184,8 @@ def test_real_mode_with_a_tiny_checkpoint(checkpoints, open_page, clean):
     assert len(_figures(at)) == 3  # heat map, anchor weights, this batch's sweep
     # no measured results in the (empty) results folder: each section says what makes it
     infos = " ".join(i.value for i in at.info)
-    assert "ssl_core.experiments.simclr_batch" in infos
-    assert "ssl_core.experiments.infonce_tau" in infos
+    assert "lesson.experiments.simclr_batch" in infos
+    assert "lesson.experiments.infonce_tau" in infos
     # moving tau recomputes the loss only; the batch (log(2N-1), views) stays
     at.slider(key="nce_tau").set_value(0.5).run()
     clean(at)

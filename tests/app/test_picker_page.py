@@ -4,8 +4,8 @@ import re
 
 import pytest
 
+from lesson.picker import PickerInputs, recommend
 from ssl_core.paths import checkout_root
-from ssl_core.picker import PickerInputs, recommend
 
 REPO_ROOT = checkout_root()
 

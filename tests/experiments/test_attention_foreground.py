@@ -1,4 +1,4 @@
-"""Tests for ssl_core.experiments.attention_foreground on tiny checkpoints and a few images."""
+"""Tests for lesson.experiments.attention_foreground on tiny checkpoints and a few images."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from lesson.experiments import attention_foreground as exp
 from ssl_core.checkpoints import save_checkpoint
-from ssl_core.experiments import attention_foreground as exp
 from ssl_core.methods import build_method, method_spec
 from ssl_core.models.registry import build_backbone
 
@@ -120,5 +120,5 @@ def test_main_writes_the_result(tmp_path, checkpoints, capsys):
     saved = json.loads((tmp_path / "attention_foreground.json").read_text())
     assert saved["verdict"] == data["verdict"]
     assert saved["provenance"]["command"].startswith(
-        "python3 -m ssl_core.experiments.attention_foreground --checkpoints-dir")
+        "python3 -m lesson.experiments.attention_foreground --checkpoints-dir")
     assert "wrote" in capsys.readouterr().out

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from ssl_core.experiments import dino_collapse as dc
-from ssl_core.experiments.dino_collapse import (
+from lesson.experiments import dino_collapse as dc
+from lesson.experiments.dino_collapse import (
     CURVE_COLUMNS,
     VARIANTS,
     LiveDINOConfig,
@@ -15,7 +15,7 @@ from ssl_core.experiments.dino_collapse import (
     live_run,
     run,
 )
-from ssl_core.results import load_result
+from lesson.results import load_result
 
 # A DINO small enough for tests: one block of width 16, K = 16, 16 images x 3 crops per step.
 TINY = LiveDINOConfig(depth=1, embed_dim=16, num_heads=1, out_dim=16, head_hidden_dim=32,

@@ -1,4 +1,4 @@
-"""The hard exercise (ssl_core.experiments.hard_exercise) on tiny budgets."""
+"""The hard exercise (lesson.experiments.hard_exercise) on tiny budgets."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from ssl_core.experiments import hard_exercise
-from ssl_core.experiments.hard_exercise import MODELS, run
+from lesson.experiments import hard_exercise
+from lesson.experiments.hard_exercise import MODELS, run
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

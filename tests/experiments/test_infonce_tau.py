@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from lesson.experiments import infonce_tau
+from lesson.results import load_result
 from ssl_core.checkpoints import save_checkpoint
-from ssl_core.experiments import infonce_tau
 from ssl_core.methods import build_method, method_spec
-from ssl_core.results import load_result
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -58,8 +58,8 @@ def test_real_block_from_a_tiny_model():
 
 
 def test_real_losses_match_a_direct_computation():
+    from lesson.figures.pairs import real_pairs, simclr_view_config
     from ssl_core.losses.infonce import info_nce
-    from ssl_core.pairs import real_pairs, simclr_view_config
 
     method = tiny_simclr()
     data = np.random.default_rng(1).integers(0, 256, size=(20, 28, 28), dtype=np.uint8)
@@ -83,5 +83,5 @@ def test_main_writes_the_result_with_provenance(tmp_path, capsys):
     assert saved["real"]["loss"] == result["real"]["loss"]
     assert saved["real"]["n_pairs"] == 8 and saved["real"]["checkpoint"] == "simclr"
     assert saved["provenance"]["wall_time_s"] > 0
-    assert saved["provenance"]["command"].startswith("python3 -m ssl_core.experiments.infonce_tau")
+    assert saved["provenance"]["command"].startswith("python3 -m lesson.experiments.infonce_tau")
     assert "wrote" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Tests for ``ssl_core.experiments.label_efficiency``."""
+"""Tests for ``lesson.experiments.label_efficiency``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ssl_core.experiments import label_efficiency, probe_table
+from lesson.experiments import label_efficiency, probe_table
 from ssl_core.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

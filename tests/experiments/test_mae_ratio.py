@@ -1,4 +1,4 @@
-"""Tests for ``ssl_core.experiments.mae_ratio``."""
+"""Tests for ``lesson.experiments.mae_ratio``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from lesson.experiments import mae_ratio
 from lesson.figures.mae import error_curve, interpolation_error_curve
 from ssl_core.checkpoints import load_method
-from ssl_core.experiments import mae_ratio
 from ssl_core.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -1,4 +1,4 @@
-"""Tests for ``ssl_core.experiments.probe_table`` (and the shared ``_features`` plumbing)."""
+"""Tests for ``lesson.experiments.probe_table`` (and the shared ``_features`` plumbing)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lesson.experiments import probing as _features
+from lesson.experiments.probe_table import main, run, targets_met
 from ssl_core.data import load_fashion_mnist
 from ssl_core.eval import extract_features, knn_accuracy
-from ssl_core.experiments import _features
-from ssl_core.experiments.probe_table import main, run, targets_met
 from ssl_core.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -129,7 +129,7 @@ def test_main_writes_the_result_and_fails_in_one_line(checkpoints: Path, tmp_pat
     assert main(args) == 0
     saved = json.loads((tmp_path / "probe_table.json").read_text())
     assert saved["provenance"]["command"].startswith(
-        "python3 -m ssl_core.experiments.probe_table --checkpoints")
+        "python3 -m lesson.experiments.probe_table --checkpoints")
     assert len(saved["rows"]) == 3
     empty = tmp_path / "empty"
     empty.mkdir()

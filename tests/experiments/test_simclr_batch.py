@@ -1,4 +1,4 @@
-"""SimCLR batch 32 vs 512 (ssl_core.experiments.simclr_batch) on tiny budgets."""
+"""SimCLR batch 32 vs 512 (lesson.experiments.simclr_batch) on tiny budgets."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ssl_core.experiments import simclr_batch
-from ssl_core.experiments.simclr_batch import eval_points, finding, run
+from lesson.experiments import simclr_batch
+from lesson.experiments.simclr_batch import eval_points, finding, run
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -125,7 +125,7 @@ def test_main_writes_the_result(tmp_path, capsys):
 
 
 def test_refresh_finding_recomputes_the_text_only(tmp_path, capsys):
-    from ssl_core.results import save_result
+    from lesson.results import save_result
 
     runs = _runs((0.66, 0.67), (0.70, 0.71))
     save_result("simclr_batch", {"images_seen": 1024, "runs": runs, "finding": "old text",

@@ -18,7 +18,7 @@ normalised output std, the dominant dimension's share, ...), and the verdict is
 is measured on a fixed probe batch of test images (no augmentation), so profiles of different
 steps and variants are comparable.
 
-``python3 -m ssl_core.experiments.dino_collapse`` writes ``assets/results/dino_collapse.json``.
+``python3 -m lesson.experiments.dino_collapse`` writes ``assets/results/dino_collapse.json``.
 """
 
 from __future__ import annotations
@@ -452,10 +452,10 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """CLI: measure the four variants and write the ``dino_collapse`` result."""
-    from ssl_core.results import save_result
+    from lesson.results import save_result
 
     parser = argparse.ArgumentParser(
-        prog="python3 -m ssl_core.experiments.dino_collapse",
+        prog="python3 -m lesson.experiments.dino_collapse",
         description="Train a small DINO four times (centring and sharpening on/off) and write "
                     "assets/results/dino_collapse.json.",
     )

@@ -1,4 +1,4 @@
-"""``python3 -m ssl_core.experiments.mae_ratio``: "why mask 75% and not 15%", measured.
+"""``python3 -m lesson.experiments.mae_ratio``: "why mask 75% and not 15%", measured.
 
 For each mask ratio the bundled ``mae`` checkpoint rebuilds the masked patches of N Fashion-MNIST
 test images, and so does the no-learning baseline that fills each hole smoothly from the visible
@@ -302,7 +302,7 @@ def run(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python3 -m ssl_core.experiments.mae_ratio",
+        prog="python3 -m lesson.experiments.mae_ratio",
         description="Masked-patch MSE of the bundled MAE against interpolation at mask ratios "
         "0.15-0.9; writes assets/results/mae_ratio.json",
     )
@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ssl_core.results import measure_and_save
+    from lesson.results import measure_and_save
 
     return measure_and_save(
         "mae_ratio",

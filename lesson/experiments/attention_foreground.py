@@ -16,7 +16,7 @@ same ViT at random initialisation (seeds 0, 1, 2) and the bundled ``mae`` ViT:
   all its pixels).
 - the attention share at other foreground thresholds (0.0, 0.3, 0.5) as a sensitivity check.
 
-``python3 -m ssl_core.experiments.attention_foreground`` writes
+``python3 -m lesson.experiments.attention_foreground`` writes
 ``assets/results/attention_foreground.json``.
 """
 
@@ -33,12 +33,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from lesson.results import save_result
 from ssl_core import paths
 from ssl_core.checkpoints import load_encoder, random_init_encoder, read_json
 from ssl_core.data import load_fashion_mnist
 from ssl_core.eval.attention import cls_attention, foreground_share, mass_threshold_mask, upsample
 from ssl_core.images import images_to_batch
-from ssl_core.results import save_result
 
 NAME = "attention_foreground"
 THRESHOLD = 0.1  # foreground: pixel / 255 > 0.1
@@ -218,7 +218,7 @@ def run(*, checkpoints_dir: str | Path | None = None, n_images: int | None = Non
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python3 -m ssl_core.experiments.attention_foreground",
+        prog="python3 -m lesson.experiments.attention_foreground",
         description="Share of DINO's CLS attention on Fashion-MNIST foreground pixels vs the "
                     "foreground's share of the area, against random init and MAE.",
     )
@@ -241,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     data = run(checkpoints_dir=args.checkpoints_dir, n_images=args.n_images,
                threshold=args.threshold, keep=args.keep, random_seeds=args.random_seeds,
                compare=args.compare)
-    command = ["python3", "-m", f"ssl_core.experiments.{NAME}", *argv]
+    command = ["python3", "-m", f"lesson.experiments.{NAME}", *argv]
     path = save_result(NAME, data, command=command, wall_time_s=time.perf_counter() - start,
                        directory=args.out_dir)
     print(data["verdict"])

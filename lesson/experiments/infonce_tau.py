@@ -1,6 +1,6 @@
 """InfoNCE against temperature: aligned vs random toy embeddings, and a trained SimCLR's real pairs.
 
-    python3 -m ssl_core.experiments.infonce_tau            # writes assets/results/infonce_tau.json
+    python3 -m lesson.experiments.infonce_tau            # writes assets/results/infonce_tau.json
 
 For each tau in the lesson's four values (0.05, 0.1, 0.2, 0.5):
 
@@ -9,7 +9,7 @@ For each tau in the lesson's four values (0.05, 0.1, 0.2, 0.5):
   (``ssl_core.losses.infonce.tau_sweep``); ``synthetic_large`` does the same at N = 512, D = 128,
   the real batch's shape;
 - ``real``: the bundled SimCLR's InfoNCE on N = 512 real pairs (two SimCLR views of each of 512
-  bundled Fashion-MNIST training images, ``ssl_core.pairs.real_pairs``), over a few seeds, on
+  bundled Fashion-MNIST training images, ``lesson.figures.pairs.real_pairs``), over a few seeds, on
   the projections z (what the loss saw in training) and on the backbone features h;
   ``real_held_out`` the same on the bundled test split.
 
@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from lesson.figures.pairs import loss_against_tau, real_pairs, simclr_view_config
+from lesson.results import Stopwatch, save_result
 from ssl_core import paths
 from ssl_core.augment import ViewConfig
 from ssl_core.losses.infonce import LESSON_TAUS, tau_sweep
-from ssl_core.pairs import loss_against_tau, real_pairs, simclr_view_config
-from ssl_core.results import Stopwatch, save_result
 
 __all__ = ["main", "real_losses", "run"]
 
@@ -61,7 +61,7 @@ def real_losses(
 ) -> dict[str, Any]:
     """InfoNCE of a SimCLR ``method`` on ``n_pairs`` real pairs of ``images`` at each tau.
 
-    One batch per seed (``ssl_core.pairs.real_pairs`` with the view pipeline ``config``, by
+    One batch per seed (``lesson.figures.pairs.real_pairs`` with the view pipeline ``config``, by
     default SimCLR's at the images' side). Returns ``{"n_pairs", "seeds", "reference_loss",
     "loss", "loss_sem", "backbone_loss", "backbone_loss_sem", "positive_cosine"}``: means and
     standard errors over the seeds, one value per tau; ``loss`` on the projections z,
@@ -155,12 +155,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="where to write infonce_tau.json (default assets/results)")
     args = parser.parse_args(argv)
-    command = ["python3", "-m", "ssl_core.experiments.infonce_tau",
+    command = ["python3", "-m", "lesson.experiments.infonce_tau",
                *(sys.argv[1:] if argv is None else argv)]
 
+    from lesson.figures.pairs import checkpoint_view_config
     from ssl_core.checkpoints import CONFIG_FILE, load_method, read_json
     from ssl_core.data import load_fashion_mnist
-    from ssl_core.pairs import checkpoint_view_config
 
     with Stopwatch() as clock:
         method = load_method(args.checkpoint).eval().requires_grad_(False)

@@ -1,4 +1,4 @@
-"""``python3 -m ssl_core.experiments.probe_table``: every bundled Fashion-MNIST encoder, probed.
+"""``python3 -m lesson.experiments.probe_table``: every bundled Fashion-MNIST encoder, probed.
 
 One table for the lesson: each bundled checkpoint whose backbone takes 1-channel 28 x 28 images
 (discovered in ``assets/checkpoints/``), the same architecture at random init (seed 0), and raw
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ssl_core.experiments._features import (
+from lesson.experiments.probing import (
     DEFAULT_CACHE_DIR,
     EncoderEntry,
     evaluate_entry,
@@ -168,7 +168,7 @@ def run(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python3 -m ssl_core.experiments.probe_table",
+        prog="python3 -m lesson.experiments.probe_table",
         description="kNN and linear-probe accuracy of every bundled Fashion-MNIST checkpoint, "
         "its random-init twin and raw pixels; writes assets/results/probe_table.json",
     )
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ssl_core.results import measure_and_save
+    from lesson.results import measure_and_save
 
     return measure_and_save(
         "probe_table",

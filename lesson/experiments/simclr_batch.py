@@ -13,7 +13,7 @@ the test images as queries.
 The ``"finding"`` text is computed from the measured numbers: whatever they show is the result,
 also when batch 32 is not worse at this budget. Run::
 
-    python -m ssl_core.experiments.simclr_batch            # writes assets/results/simclr_batch.json
+    python -m lesson.experiments.simclr_batch            # writes assets/results/simclr_batch.json
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def run(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ssl_core.experiments.simclr_batch",
+        prog="python -m lesson.experiments.simclr_batch",
         description="SimCLR at batch 32 vs 512 with the same number of images seen; kNN "
         "accuracy along training. Writes assets/results/simclr_batch.json.",
     )
@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _refresh_finding(out: str | None, command: list[str]) -> dict[str, Any]:
-    from ssl_core.results import load_result, save_result
+    from lesson.results import load_result, save_result
 
     saved = load_result("simclr_batch", directory=out)
     measured_by = saved.pop("measured_by", None) or saved.pop("provenance")
@@ -252,13 +252,13 @@ def _refresh_finding(out: str | None, command: list[str]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from lesson.results import ResultMissingError, save_result
     from ssl_core.data import DataError
-    from ssl_core.results import ResultMissingError, save_result
 
     parser = build_parser()
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    command = ["python3", "-m", "ssl_core.experiments.simclr_batch",
+    command = ["python3", "-m", "lesson.experiments.simclr_batch",
                *(sys.argv[1:] if argv is None else argv)]
 
     def save(partial: dict[str, Any], complete: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""``python3 -m ssl_core.experiments.label_efficiency``: linear-probe accuracy against labels.
+"""``python3 -m lesson.experiments.label_efficiency``: linear-probe accuracy against labels.
 
 For every encoder of ``probe_table`` (each bundled Fashion-MNIST checkpoint, its architecture at
 random init, raw pixels) a linear probe is trained on 1, 10, 100 and all 2,000 labels per class
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ssl_core.experiments._features import (
+from lesson.experiments.probing import (
     DEFAULT_CACHE_DIR,
     encoder_features,
     fashion_encoders,
@@ -115,7 +115,7 @@ def run(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python3 -m ssl_core.experiments.label_efficiency",
+        prog="python3 -m lesson.experiments.label_efficiency",
         description="Linear-probe accuracy with 1, 10, 100 and all labels per class for every "
         "encoder of probe_table; writes assets/results/label_efficiency.json",
     )
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ssl_core.results import measure_and_save
+    from lesson.results import measure_and_save
 
     return measure_and_save(
         "label_efficiency",

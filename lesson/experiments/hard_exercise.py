@@ -15,7 +15,7 @@ its own cosine schedule):
 Both sides use batch ``batch_size`` and ``lr = 1e-3 x batch / 256`` with warm-up + cosine, and
 the same crop+flip augmentation. Run::
 
-    python -m ssl_core.experiments.hard_exercise --epochs 10 50 200 --runs-dir runs/hard
+    python -m lesson.experiments.hard_exercise --epochs 10 50 200 --runs-dir runs/hard
 
 writes ``assets/results/hard_exercise.json`` (after every row, so a long run that is stopped
 keeps the rows it finished; ``"complete"`` says whether all rows ran).
@@ -226,7 +226,7 @@ def run(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ssl_core.experiments.hard_exercise",
+        prog="python -m lesson.experiments.hard_exercise",
         description="MAE (ViT, TinyUNet) pretraining + linear probe vs supervised training from "
         "scratch, on the same labelled subset; writes assets/results/hard_exercise.json.",
     )
@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _saved_rows(args: argparse.Namespace, test_images: int
                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Rows (and provenance) of the saved result, measured with the same protocol as ``args``."""
-    from ssl_core.results import ResultMissingError, load_result
+    from lesson.results import ResultMissingError, load_result
 
     try:
         saved = load_result("hard_exercise", directory=args.out)
@@ -270,8 +270,8 @@ def _saved_rows(args: argparse.Namespace, test_images: int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from lesson.results import save_result
     from ssl_core.data import DataError
-    from ssl_core.results import save_result
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -282,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         unet_budgets = (by_model or {}).get("MAE TinyUNet", args.epochs)
         run_dirs[f"MAE TinyUNet@{max(unet_budgets)}"] = args.unet_mae_dir
     started = time.perf_counter()
-    command = ["python3", "-m", "ssl_core.experiments.hard_exercise",
+    command = ["python3", "-m", "lesson.experiments.hard_exercise",
                *(sys.argv[1:] if argv is None else argv)]
 
     earlier: dict[str, Any] | None = None  # provenance of the run that --continue extends

@@ -1,6 +1,6 @@
 """Measured results of the lesson's experiments: JSON files in ``assets/results/``.
 
-The experiments (``python -m ssl_core.experiments.<name>``) write them with :func:`save_result`; the
+The experiments (``python -m lesson.experiments.<name>``) write them with :func:`save_result`; the
 app's pages and ``outputs/results.md`` read them with :func:`load_result`. Each file is one JSON
 object with the measured data plus a ``"provenance"`` block: the command that produced it, when,
 how long it took, on what machine, and the library versions, so that every figure the app shows
@@ -117,7 +117,7 @@ def load_result(name: str, *, directory: str | Path | None = None) -> dict[str, 
     except FileNotFoundError:
         raise ResultMissingError(
             f"no measured result {name!r} at {path}; it is produced by "
-            f"`python3 -m ssl_core.experiments.{name}`"
+            f"`python3 -m lesson.experiments.{name}`"
         ) from None
     try:
         data = json.loads(text)
@@ -157,7 +157,7 @@ def measure_and_save(
     directory: str | Path | None = None,
 ) -> int:
     """The tail of an experiment's ``main``: run ``compute``, save its result as ``name`` with
-    the command ``python3 -m ssl_core.experiments.<name> <argv>`` and the wall time, and return
+    the command ``python3 -m lesson.experiments.<name> <argv>`` and the wall time, and return
     an exit code (2 with a one-line message when the data, a checkpoint or an argument is bad).
     """
     from ssl_core.checkpoints import CheckpointError
@@ -170,7 +170,7 @@ def measure_and_save(
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     args = list(argv if argv is not None else sys.argv[1:])
-    command = " ".join(["python3", "-m", f"ssl_core.experiments.{name}", *args])
+    command = " ".join(["python3", "-m", f"lesson.experiments.{name}", *args])
     path = save_result(name, result, command=command,
                        wall_time_s=time.perf_counter() - started, directory=directory)
     print(f"[{name}] wrote {path}", file=sys.stderr)

@@ -1,5 +1,0 @@
-"""The lesson's experiments, each a module with ``run(...) -> dict`` and ``main(argv)``.
-
-``python -m ssl_core.experiments.<name>`` measures one and writes ``assets/results/<name>.json``
-through :func:`ssl_core.results.save_result`; the app's pages and ``outputs/results.md`` read it.
-"""

@@ -37,7 +37,7 @@ from typing import Any
 
 PROCESSES_ENV = "SSL_EXPLORER_PROCESSES"
 # imported once by the fork server, so that every child starts with them
-PRELOAD = ["numpy", "torch", "ssl_core.eval.projection", "lesson.experiments.dino_collapse"]
+PRELOAD = ["numpy", "torch", "ssl_core.eval.projection", "lesson.live.dino"]
 WORKER_NICENESS = 5
 STREAM_NICENESS = 19
 _POLL_S = 0.5

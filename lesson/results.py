@@ -1,24 +1,41 @@
-"""Measured results of the lesson's experiments: JSON files in ``assets/results/``.
+"""Measured results of the lesson's experiments: JSON files in ``assets/results/``, and their types.
 
-The experiments (``python -m lesson.experiments.<name>``) write them with :func:`save_result`; the
-app's pages and ``outputs/results.md`` read them with :func:`load_result`. Each file is one JSON
-object with the measured data plus a ``"provenance"`` block: the command that produced it, when,
-how long it took, on what machine, and the library versions, so that every figure the app shows
-can be traced to the code and the run that measured it.
+Each file is one JSON object with the measured data plus a ``"provenance"`` block: the command
+that produced it, when, how long it took, on what machine, and the library versions, so that
+every figure a page shows can be traced to the code and the run that measured it.
+
+Files: :func:`save_result` / :func:`load_result` (plain JSON), :func:`available_results`.
+
+Types: each experiment declares its result as a :class:`Result` subclass (fields typed with
+plain types, ``X | None``, ``list[X]``, ``dict[str, X]`` and nested :class:`Record` s), and that
+class is the one reader of its file: the pages and ``scripts/make_report.py`` call
+``XResult.load()`` and use attributes, so a file of the wrong shape fails in one place with one
+message (:class:`ResultFormatError`) instead of a ``KeyError`` deep in a figure.
+
+- :meth:`Record.from_json` converts a JSON object field by field (an int where a float is
+  declared is accepted; a missing field takes its default or is an error); keys the class does
+  not declare are kept in ``extra`` when the class has that field, else ignored.
+- :meth:`Record.to_json` is the inverse; a field left at None is not written.
+- :class:`Result` adds the file's name, a ``schema_version`` (files written before versions
+  existed read as version 1), the ``provenance`` block, and :meth:`Result.load` /
+  :meth:`Result.save`; :func:`measure_and_save` is the tail of an experiment's ``main``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
 import sys
 import tempfile
 import time
+import types
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from ssl_core import paths
 
@@ -148,30 +165,180 @@ class Stopwatch:
         self.seconds = time.perf_counter() - self._start
 
 
+class ResultFormatError(ValueError):
+    """A result file whose content does not have the shape its reader expects."""
+
+
+def _convert(value: Any, hint: Any, where: str) -> Any:
+    """``value`` (parsed JSON) as the type ``hint`` declares; ResultFormatError if it is not."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return value
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _convert(value, option, where)
+            except ResultFormatError as error:
+                errors.append(str(error))
+        raise ResultFormatError(errors[0] if errors else f"{where}: unexpected {value!r}")
+    if isinstance(hint, type) and issubclass(hint, Record):
+        if not isinstance(value, Mapping):
+            raise ResultFormatError(f"{where}: expected an object, got {type(value).__name__}")
+        return hint.from_json(value, where=where)
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise ResultFormatError(f"{where}: expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(hint)[:1] or (Any,)
+        items = [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return items if origin is list else tuple(items)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ResultFormatError(f"{where}: expected an object, got {type(value).__name__}")
+        _, item = typing.get_args(hint)
+        return {str(k): _convert(v, item, f"{where}.{k}") for k, v in value.items()}
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ResultFormatError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ResultFormatError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint in (str, bool):
+        if not isinstance(value, hint):
+            raise ResultFormatError(f"{where}: expected {hint.__name__}, got {value!r}")
+        return value
+    raise TypeError(f"{where}: field type {hint!r} is not supported by lesson.records")
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_json()
+    if isinstance(value, list | tuple):
+        return [_to_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _to_json(v) for k, v in value.items()}
+    return value
+
+
+class Record:
+    """Mixin for frozen, keyword-only dataclasses read from and written to JSON."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, where: str | None = None) -> Self:
+        """The record of a JSON object (see the module docstring for the rules)."""
+        where = where or cls.__name__
+        if not isinstance(data, Mapping):
+            raise ResultFormatError(f"{where}: expected an object, got {type(data).__name__}")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        values: dict[str, Any] = {}
+        for name, spec in fields.items():
+            if name == "extra":
+                continue
+            if name in data:
+                values[name] = _convert(data[name], hints[name], f"{where}.{name}")
+            elif (spec.default is dataclasses.MISSING
+                  and spec.default_factory is dataclasses.MISSING):
+                raise ResultFormatError(f"{where} lacks {name!r}")
+        if "extra" in fields:
+            values["extra"] = {k: v for k, v in data.items() if k not in fields}
+        return cls(**values)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of this record (fields left at None are not written)."""
+        out: dict[str, Any] = {}
+        for spec in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, spec.name)
+            if spec.name == "extra":
+                out |= dict(value)
+            elif value is not None:
+                out[spec.name] = _to_json(value)
+        return out
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Provenance(Record):
+    """Where a result came from: the command, when it finished, how long it took, on what."""
+
+    command: str = "?"
+    finished_utc: str | None = None
+    wall_time_s: float | None = None
+    machine: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Result(Record):
+    """A result file's content. Subclasses set ``NAME`` (the file: ``<results>/<NAME>.json``) and
+    raise ``SCHEMA_VERSION`` when they change a field's meaning."""
+
+    NAME: ClassVar[str]
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    provenance: Provenance | None = None
+
+    @classmethod
+    def load(cls, directory: str | Path | None = None) -> Self:
+        """The result in ``<directory or the bundled results>/<NAME>.json``.
+
+        Raises :class:`lesson.results.ResultMissingError` when the file is absent and
+        :class:`ResultFormatError` (a ValueError) when it is not this result's JSON.
+        """
+        data = load_result(cls.NAME, directory=directory)
+        version = data.get("schema_version", 1)
+        if version != cls.SCHEMA_VERSION:
+            raise ResultFormatError(
+                f"{cls.NAME}.json has schema version {version!r}; this code reads version "
+                f"{cls.SCHEMA_VERSION}: re-run `python3 -m lesson.experiments.{cls.NAME}`"
+            )
+        try:
+            return cls.from_json(data, where=f"{cls.NAME}.json")
+        except ResultFormatError as error:
+            raise ResultFormatError(
+                f"{error} (unexpected shape; re-run `python3 -m lesson.experiments.{cls.NAME}`)"
+            ) from error
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        out.pop("provenance", None)  # written by save_result, not by the result itself
+        return out | {"schema_version": self.SCHEMA_VERSION}
+
+    def save(self, *, command: str | None = None, wall_time_s: float | None = None,
+             directory: str | Path | None = None) -> Path:
+        """Write this result (with a fresh provenance block) as ``<NAME>.json``."""
+        return save_result(self.NAME, self.to_json(), command=command, wall_time_s=wall_time_s,
+                           directory=directory)
+
+
 def measure_and_save(
-    name: str,
+    kind: type[Result],
     compute: Callable[[], Mapping[str, Any]],
     *,
     argv: Sequence[str] | None,
     prog: str,
     directory: str | Path | None = None,
 ) -> int:
-    """The tail of an experiment's ``main``: run ``compute``, save its result as ``name`` with
-    the command ``python3 -m lesson.experiments.<name> <argv>`` and the wall time, and return
-    an exit code (2 with a one-line message when the data, a checkpoint or an argument is bad).
+    """The tail of an experiment's ``main``: run ``compute`` (the result's JSON form), check it
+    against ``kind``, save it as ``kind.NAME`` with the command ``python3 -m
+    lesson.experiments.<name> <argv>`` and the wall time, and return an exit code (2 with a
+    one-line message when the data, a checkpoint or an argument is bad).
     """
     from ssl_core.checkpoints import CheckpointError
     from ssl_core.data import DataError
 
     started = time.perf_counter()
     try:
-        result = compute()
+        result = kind.from_json(compute())
     except (CheckpointError, DataError, ValueError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     args = list(argv if argv is not None else sys.argv[1:])
-    command = " ".join(["python3", "-m", f"lesson.experiments.{name}", *args])
-    path = save_result(name, result, command=command,
-                       wall_time_s=time.perf_counter() - started, directory=directory)
-    print(f"[{name}] wrote {path}", file=sys.stderr)
+    command = " ".join(["python3", "-m", f"lesson.experiments.{kind.NAME}", *args])
+    path = result.save(command=command, wall_time_s=time.perf_counter() - started,
+                       directory=directory)
+    print(f"[{kind.NAME}] wrote {path}", file=sys.stderr)
     return 0

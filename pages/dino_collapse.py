@@ -2,7 +2,7 @@
 
 Inputs: centring on/off, sharpening on/off, the teacher and student temperatures, the centre
 momentum, the teacher's EMA momentum, steps and a time limit. "Run" trains a small DINO of this
-session's own on the bundled Fashion-MNIST (``lesson.experiments.dino_collapse.live_run``,
+session's own on the bundled Fashion-MNIST (``lesson.live.dino.live_run``,
 through the real trainer) and redraws the charts every few steps; the verdict is
 ``ssl_core.losses.dino.collapse_verdict``. The presets show the measured runs of the
 ``dino_collapse`` result at once.
@@ -21,14 +21,14 @@ import streamlit as st
 from app import figures, workers
 from app.state import Param, restore, share
 from app.widgets import preset_buttons
-from lesson.experiments.dino_collapse import (
+from lesson.figures.tables import records_to_csv
+from lesson.live.dino import (
     DEFAULT_RECIPE,
     VARIANTS,
     LiveDINOConfig,
     curve_records,
     live_run,
 )
-from lesson.figures.tables import records_to_csv
 from lesson.results import ResultMissingError, load_result
 from ssl_core.losses.dino import ONE_DIM_SHARE
 

@@ -27,6 +27,7 @@ import pytest
 
 from lesson import picker
 from lesson.picker import PUBLISHED_IMAGENET, PickerInputs, published, recommend, rules_markdown
+from lesson.picker.budget import RECIPE_EPOCHS
 from ssl_core.pretrain import build_parser as pretrain_parser
 from ssl_core.probe import build_parser as probe_parser
 
@@ -125,7 +126,7 @@ def test_prompt_commands_are_the_pickers(prompt):
 
 
 def test_prompt_states_the_pickers_recipe_caps_and_device_count(prompt):
-    caps = picker._RECIPE_EPOCHS
+    caps = RECIPE_EPOCHS
     assert f"(SimCLR {caps['simclr']}, MAE {caps['mae']})" in prompt
     assert f"`--devices {picker.GPUS_FOR_MANY}`" in prompt
     assert f"a node of {picker.GPUS_FOR_MANY}" in prompt

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from lesson.results import (
+    Record,
+    Result,
+    ResultFormatError,
     ResultMissingError,
     available_results,
     load_result,
@@ -62,16 +66,77 @@ def test_measure_and_save_records_the_command_and_turns_bad_input_into_exit_code
         tmp_path, capsys):
     from lesson.results import measure_and_save
 
-    code = measure_and_save("demo", lambda: {"x": 1}, argv=["--seeds", "0"], prog="demo",
+    code = measure_and_save(Demo, lambda: {"x": 1}, argv=["--seeds", "0"], prog="demo",
                             directory=tmp_path)
     assert code == 0
     data = load_result("demo", directory=tmp_path)
-    assert data["x"] == 1
+    assert data["x"] == 1 and data["schema_version"] == 1
     assert data["provenance"]["command"] == "python3 -m lesson.experiments.demo --seeds 0"
 
     def bad() -> dict:
         raise ValueError("n_images must be >= 1")
 
-    assert measure_and_save("bad", bad, argv=[], prog="demo", directory=tmp_path) == 2
+    assert measure_and_save(Demo, bad, argv=[], prog="demo", directory=tmp_path / "b") == 2
     assert "demo: error: n_images must be >= 1" in capsys.readouterr().err
-    assert not (tmp_path / "bad.json").exists()
+    assert measure_and_save(Demo, lambda: {"x": "one"}, argv=[], prog="demo",
+                            directory=tmp_path / "b") == 2  # not the result's shape
+    assert "expected an integer" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Demo(Result):
+    NAME = "demo"
+
+    x: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Inner(Record):
+    values: list[float]
+    label: str | None = None
+    extra: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Outer(Result):
+    NAME = "outer"
+
+    count: int
+    inner: Inner
+    by_name: dict[str, Inner] = dataclasses.field(default_factory=dict)
+    maybe: Inner | None = None
+
+
+def test_records_convert_field_by_field_and_back(tmp_path):
+    data = {"count": 2, "inner": {"values": [1, 2.5], "other": True},
+            "by_name": {"a": {"values": []}}}
+    outer = Outer.from_json(data)
+    assert outer.inner.values == [1.0, 2.5] and isinstance(outer.inner.values[0], float)
+    assert outer.inner.extra == {"other": True} and outer.maybe is None
+    assert outer.to_json() == data | {"schema_version": 1}
+    outer.save(command="test", directory=tmp_path)
+    again = Outer.load(tmp_path)
+    assert again.inner == outer.inner and again.provenance.command == "test"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"inner": {"values": []}}, "lacks 'count'"),
+    ({"count": "2", "inner": {"values": []}}, r"Outer.count: expected an integer"),
+    ({"count": 2, "inner": {"values": ["x"]}}, r"Outer.inner.values\[0\]: expected a number"),
+    ({"count": 2, "inner": []}, "expected an object"),
+])
+def test_records_say_where_the_shape_is_wrong(data, message):
+    with pytest.raises(ResultFormatError, match=message):
+        Outer.from_json(data)
+
+
+def test_load_names_the_file_and_the_command_for_a_bad_shape_or_version(tmp_path):
+    save_result("outer", {"count": 1}, command="test", directory=tmp_path)
+    with pytest.raises(ResultFormatError, match=r"outer.json lacks 'inner'.*unexpected shape.*"
+                                                r"lesson.experiments.outer"):
+        Outer.load(tmp_path)
+    save_result("outer", {"count": 1, "inner": {"values": []}, "schema_version": 9},
+                command="test", directory=tmp_path)
+    with pytest.raises(ResultFormatError, match="schema version 9"):
+        Outer.load(tmp_path)

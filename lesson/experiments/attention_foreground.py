@@ -23,9 +23,11 @@ same ViT at random initialisation (seeds 0, 1, 2) and the bundled ``mae`` ViT:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lesson.results import save_result
+from lesson.results import Record, Result
 from ssl_core import paths
 from ssl_core.checkpoints import load_encoder, random_init_encoder, read_json
 from ssl_core.data import load_fashion_mnist
@@ -45,6 +47,45 @@ THRESHOLD = 0.1  # foreground: pixel / 255 > 0.1
 SENSITIVITY = (0.0, 0.1, 0.3, 0.5)
 KEEP = 0.6  # DINO's Fig. 3 keeps the patches holding 60 % of the mass
 RANDOM_SEEDS = (0, 1, 2)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttentionModel(Record):
+    """One encoder's measurements, means over the images (a random-init row: over seeds)."""
+
+    name: str
+    label: str
+    kind: str  # "ssl" | "random"
+    checkpoint: str | None = None
+    steps: int | None = None
+    seeds: list[int] | None = None
+    per_seed_attention_share: list[float] | None = None
+    attention_share: float
+    attention_share_sem: float | None = None
+    area_share: float
+    lift: float | None = None
+    images_above_area: float
+    per_head: list[float] | None = None
+    cls_self: float | None = None
+    jaccard: float
+    per_class: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    sensitivity: list[dict[str, float]] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttentionForegroundResult(Result):
+    """The ``attention_foreground`` result: how much CLS attention lands on the garment."""
+
+    NAME = "attention_foreground"
+
+    dataset: dict[str, Any]
+    foreground: dict[str, Any]
+    attention: str | None = None
+    keep: float
+    classes: list[str] | None = None
+    models: list[AttentionModel]
+    skipped: list[str] | None = None
+    verdict: str
 
 
 def _check_vit(encoder: nn.Module, name: str) -> None:
@@ -242,8 +283,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                threshold=args.threshold, keep=args.keep, random_seeds=args.random_seeds,
                compare=args.compare)
     command = ["python3", "-m", f"lesson.experiments.{NAME}", *argv]
-    path = save_result(NAME, data, command=command, wall_time_s=time.perf_counter() - start,
-                       directory=args.out_dir)
+    path = AttentionForegroundResult.from_json(data).save(
+        command=" ".join(command), wall_time_s=time.perf_counter() - start,
+        directory=args.out_dir)
     print(data["verdict"])
     print(f"wrote {path}")
     return data

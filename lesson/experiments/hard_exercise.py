@@ -27,12 +27,15 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MODELS", "main", "run"]
+from lesson.results import Provenance, Record, Result
+
+__all__ = ["MODELS", "HardExerciseResult", "HardRow", "main", "run"]
 
 # The four rows of the table: what each one trains. "method" None = supervised from scratch.
 MODELS: dict[str, dict[str, Any]] = {
@@ -45,6 +48,43 @@ MODELS: dict[str, dict[str, Any]] = {
 }
 DEFAULT_EPOCHS = (10, 50, 200)
 BASE_LR = 1e-3  # per 256 images, for both pretraining and supervised training
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardRow(Record):
+    """One model at one epoch budget: its test accuracy and how it was measured."""
+
+    model: str
+    backbone: str
+    backbone_kwargs: dict[str, Any] | None = None
+    epochs: int
+    accuracy: float
+    protocol: str
+    wall_time_s: float
+    pretrain_s: float | None = None
+    steps: int | None = None
+    final_loss: float | None = None
+    final_train_accuracy: float | None = None
+    run_dir: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardExerciseResult(Result):
+    """The ``hard_exercise`` result: MAE + probe vs supervised, on the same labelled subset.
+
+    ``complete`` is False while rows are missing (the run saves after each one);
+    ``continued_from`` is the provenance of the run a ``--continue`` extended."""
+
+    NAME = "hard_exercise"
+
+    labelled_subset: int
+    test_images: int
+    batch_size: int | None = None
+    epochs: dict[str, list[int]] | None = None
+    protocol: str
+    rows: list[HardRow]
+    complete: bool | None = None
+    continued_from: Provenance | None = None
 
 
 def _log(message: str) -> None:
@@ -270,7 +310,6 @@ def _saved_rows(args: argparse.Namespace, test_images: int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from lesson.results import save_result
     from ssl_core.data import DataError
 
     parser = build_parser()
@@ -289,9 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def save(partial: dict[str, Any], complete: bool = False) -> None:
         extra = {} if earlier is None else {"continued_from": earlier}
-        save_result("hard_exercise", {**partial, "complete": complete, **extra},
-                    command=command, wall_time_s=time.perf_counter() - started,
-                    directory=args.out)
+        HardExerciseResult.from_json({**partial, "complete": complete, **extra}).save(
+            command=" ".join(command), wall_time_s=time.perf_counter() - started,
+            directory=args.out)
 
     try:
         done_rows: list[dict[str, Any]] = []

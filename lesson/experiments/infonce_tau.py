@@ -22,6 +22,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +31,60 @@ import torch
 from torch import nn
 
 from lesson.figures.pairs import loss_against_tau, real_pairs, simclr_view_config
-from lesson.results import Stopwatch, save_result
+from lesson.results import Record, Result, Stopwatch
 from ssl_core import paths
 from ssl_core.augment import ViewConfig
 from ssl_core.losses.infonce import LESSON_TAUS, tau_sweep
 
-__all__ = ["main", "real_losses", "run"]
+__all__ = ["InfonceTauResult", "RealLosses", "SyntheticSweep", "main", "real_losses", "run"]
 
 RESULT = "infonce_tau"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyntheticSweep(Record):
+    """Mean InfoNCE of aligned and of random toy pairs at each tau, with standard errors."""
+
+    n: int
+    d: int
+    noise: float
+    seeds: int
+    reference_loss: float  # log(2N - 1)
+    aligned: list[float]
+    aligned_sem: list[float] | None = None
+    random: list[float]
+    random_sem: list[float] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RealLosses(Record):
+    """A trained SimCLR's InfoNCE on real pairs at each tau: projections z and backbone h."""
+
+    encoder: str
+    split: str
+    features: str | None = None
+    n_pairs: int
+    seeds: list[int]
+    reference_loss: float  # log(2N - 1)
+    loss: list[float]
+    loss_sem: list[float] | None = None
+    backbone_loss: list[float] | None = None
+    backbone_loss_sem: list[float] | None = None
+    positive_cosine: float | None = None
+    checkpoint: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfonceTauResult(Result):
+    """The ``infonce_tau`` result: the lesson's four temperatures, toy and real."""
+
+    NAME = "infonce_tau"
+
+    taus: list[float]
+    synthetic: SyntheticSweep
+    synthetic_large: SyntheticSweep | None = None
+    real: RealLosses | None = None
+    real_held_out: RealLosses | None = None
 
 
 def _mean_sem(rows: list[list[float]]) -> tuple[list[float], list[float]]:
@@ -170,8 +217,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         result = run(method=method, images=train, held_out=test, n_pairs=args.n_pairs,
                      real_seeds=range(args.seeds), view_config=view_config)
         result["real"]["checkpoint"] = str(args.checkpoint.name)
-    path = save_result(RESULT, result, command=command, wall_time_s=clock.seconds,
-                       directory=args.out_dir)
+    path = InfonceTauResult.from_json(result).save(command=" ".join(command),
+                                                   wall_time_s=clock.seconds,
+                                                   directory=args.out_dir)
     print(f"wrote {path} in {clock.seconds:.1f} s")
     reference = result["real"]["reference_loss"]
     print(f"taus {result['taus']}; real N={args.n_pairs}: log(2N-1) = {reference:.3f}")

@@ -16,6 +16,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,38 @@ from lesson.experiments.probing import (
     fashion_encoders,
     load_probe_data,
 )
+from lesson.results import Record, Result
 
-__all__ = ["build_parser", "main", "run"]
+__all__ = ["EfficiencyCurve", "LabelEfficiencyResult", "build_parser", "main", "run"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EfficiencyCurve(Record):
+    """One encoder's probe accuracy at each labels-per-class budget (mean and sample std over
+    the seeds; the last point, every label, is one run)."""
+
+    name: str
+    label: str
+    kind: str  # "ssl" | "random" | "raw"
+    backbone: str | None = None
+    accuracy: list[float]
+    std: list[float] | None = None
+    n_train: list[int] | None = None
+    runs: list[list[float]] | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelEfficiencyResult(Result):
+    """The ``label_efficiency`` result: one curve per encoder over ``labels_per_class``."""
+
+    NAME = "label_efficiency"
+
+    labels_per_class: list[int]
+    seeds: list[int] | None = None
+    curves: list[EfficiencyCurve]
+    protocol: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def _log(message: str) -> None:
@@ -143,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lesson.results import measure_and_save
 
     return measure_and_save(
-        "label_efficiency",
+        LabelEfficiencyResult,
         lambda: run(checkpoints_dir=args.checkpoints, names=args.only, budgets=args.budgets,
                     seeds=args.seeds, limit_train=args.limit_train,
                     limit_test=args.limit_test, max_iter=args.max_iter,

@@ -21,6 +21,7 @@ import argparse
 import math
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,59 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lesson.results import Record, Result
 from ssl_core import paths
 from ssl_core.checkpoints import checkpoint_info
 
-__all__ = ["RATIOS", "build_parser", "explain", "main", "photo_crops", "reconstruction_curves",
-           "run"]
+__all__ = ["RATIOS", "ErrorStats", "MaeBlock", "MaeCurve", "MaeRatioResult", "build_parser",
+           "explain", "main", "photo_crops", "reconstruction_curves", "run"]
 
 RATIOS = (0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.9)
 MASKED_METHODS = ("mae", "unet_mae")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorStats(Record):
+    """Masked-patch MSE per ratio: mean over images and its standard error."""
+
+    mse: list[float]
+    sem: list[float]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaeCurve(ErrorStats):
+    """A model's curve, with its paired advantage over interpolation and its share of wins."""
+
+    checkpoint: str
+    trained_mask_ratio: float | None = None
+    advantage: list[float] | None = None
+    advantage_sem: list[float] | None = None
+    wins: list[float] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaeBlock(Record):
+    """The curves of one data set: the primary model, interpolation, other masked models."""
+
+    n_images: int
+    image_shape: list[int] | None = None
+    patch_size: int | None = None
+    mae: MaeCurve
+    interpolation: ErrorStats
+    explanation: str | None = None
+    others: list[MaeCurve] | None = None
+    protocol: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaeRatioResult(MaeBlock, Result):
+    """The ``mae_ratio`` result: the Fashion-MNIST block, and the photo block as ``rgb``."""
+
+    NAME = "mae_ratio"
+
+    ratios: list[float]
+    seeds: list[int] | None = None
+    rgb: MaeBlock | None = None
 
 
 def _log(message: str) -> None:
@@ -326,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lesson.results import measure_and_save
 
     return measure_and_save(
-        "mae_ratio",
+        MaeRatioResult,
         lambda: run(checkpoints_dir=args.checkpoints, ratios=args.ratios, seeds=args.seeds,
                     n_images=args.n_images, crops_per_photo=args.crops_per_photo),
         argv=argv, prog=parser.prog, directory=args.results_dir,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,67 @@ from lesson.experiments.probing import (
     fashion_encoders,
     load_probe_data,
 )
+from lesson.results import Record, Result
 
-__all__ = ["TARGETS", "build_parser", "main", "run", "targets_met"]
+__all__ = ["TARGETS", "ProbeRow", "ProbeTableResult", "build_parser", "main", "run",
+           "targets_met"]
 
 TARGETS = {"knn_k200": 0.85, "linear_all": 0.88}
 """The issue's absolute targets for the best SSL encoder (fractions)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeRow(Record):
+    """One encoder of the table: accuracies as fractions of the test set; SSL rows carry their
+    checkpoint's run. The label-scarce probe's column is named by the result's
+    ``few_labels_key`` (``linear_1000`` for 100 labels x 10 classes) and kept in ``extra``."""
+
+    name: str
+    label: str
+    kind: str  # "ssl" | "random" | "raw"
+    backbone: str
+    knn_k200: float
+    knn_k20: float
+    linear_all: float
+    feature_dim: int | None = None
+    eval_seconds: float | None = None
+    features_from_cache: bool | None = None
+    of: str | None = None  # a random-init row: the checkpoint whose architecture it copies
+    checkpoint: str | None = None
+    method: str | None = None
+    steps: int | None = None
+    total_steps: int | None = None
+    batch_size: int | None = None
+    train_wall_time_s: float | None = None
+    command: str | None = None
+    sha256: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def column(self, key: str) -> float | None:
+        """The accuracy in column ``key`` (a field, or the label-scarce ``linear_<n>``)."""
+        value = getattr(self, key, None) if key in self.__dataclass_fields__ else None
+        return value if value is not None else self.extra.get(key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeTableResult(Result):
+    """The ``probe_table`` result: every encoder's row, the protocols and the targets."""
+
+    NAME = "probe_table"
+
+    protocol: dict[str, str]
+    rows: list[ProbeRow]
+    targets: dict[str, Any] | None = None
+    few_labels_key: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def few_key(self) -> str:
+        """The label-scarce probe's column, e.g. ``linear_1000``."""
+        if self.few_labels_key:
+            return self.few_labels_key
+        keys = [k for k in self.rows[0].extra if k.startswith("linear_")] if self.rows else []
+        return keys[0] if keys else "linear_1000"
 
 
 def _log(message: str) -> None:
@@ -195,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lesson.results import measure_and_save
 
     return measure_and_save(
-        "probe_table",
+        ProbeTableResult,
         lambda: run(checkpoints_dir=args.checkpoints, names=args.only,
                     limit_train=args.limit_train, limit_test=args.limit_test,
                     labels_per_class=args.labels_per_class, max_iter=args.max_iter,

@@ -23,9 +23,12 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CLAIM", "finding", "main", "run"]
+from lesson.results import Provenance, Record, Result
+
+__all__ = ["CLAIM", "BatchRun", "KnnPoint", "SimclrBatchResult", "finding", "main", "run"]
 
 CLAIM = "SimCLR works at batch 512 and fails at batch 32 (the lesson)"
 BACKBONE = "cnn_small_28"
@@ -33,6 +36,51 @@ BACKBONE_KWARGS = {"input_mean": [0.286], "input_std": [0.353]}  # as the bundle
 KNN_TEMPERATURE = 0.1
 TIE_POINTS = 0.01  # differences below one accuracy point are reported as a tie
 FAIL_SHARE = 0.5  # the small batch "fails" if it gets less than this share of the large's gain
+
+
+@dataclass(frozen=True, kw_only=True)
+class KnnPoint(Record):
+    """kNN accuracy of the frozen encoder at one point of a run."""
+
+    step: int | None = None
+    images_seen: int
+    knn_k200: float
+    knn_k20: float
+    loss: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchRun(Record):
+    """One batch size's run: its schedule and its kNN curve (step 0 first)."""
+
+    batch_size: int
+    steps: int
+    lr: float | None = None
+    warmup_steps: int | None = None
+    curve: list[KnnPoint]
+    wall_time_s: float | None = None
+    eval_s: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimclrBatchResult(Result):
+    """The ``simclr_batch`` result: one run per batch size at equal images seen, the finding.
+
+    ``measured_by``: the provenance of the measuring run when the finding was recomputed later
+    (``--refresh-finding``)."""
+
+    NAME = "simclr_batch"
+
+    images_seen: int
+    claim: str | None = None
+    backbone: str | None = None
+    backbone_kwargs: dict[str, Any] | None = None
+    protocol: str | None = None
+    knn: dict[str, Any] | None = None
+    runs: list[BatchRun]
+    finding: str | None = None
+    complete: bool | None = None
+    measured_by: Provenance | None = None
 
 
 def _log(message: str) -> None:
@@ -240,19 +288,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _refresh_finding(out: str | None, command: list[str]) -> dict[str, Any]:
-    from lesson.results import load_result, save_result
+    from lesson.results import load_result
 
     saved = load_result("simclr_batch", directory=out)
     measured_by = saved.pop("measured_by", None) or saved.pop("provenance")
     saved.pop("provenance", None)
     saved["finding"] = finding(saved["runs"], n_queries=saved.get("knn", {}).get("query_images"))
-    save_result("simclr_batch", {**saved, "measured_by": measured_by}, command=command,
-                directory=out)
+    SimclrBatchResult.from_json({**saved, "measured_by": measured_by}).save(
+        command=" ".join(command), directory=out)
     return saved
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from lesson.results import ResultMissingError, save_result
+    from lesson.results import ResultMissingError
     from ssl_core.data import DataError
 
     parser = build_parser()
@@ -262,8 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                *(sys.argv[1:] if argv is None else argv)]
 
     def save(partial: dict[str, Any], complete: bool = False) -> None:
-        save_result("simclr_batch", {**partial, "complete": complete}, command=command,
-                    wall_time_s=time.perf_counter() - started, directory=args.out)
+        SimclrBatchResult.from_json({**partial, "complete": complete}).save(
+            command=" ".join(command), wall_time_s=time.perf_counter() - started,
+            directory=args.out)
 
     if args.refresh_finding:
         try:

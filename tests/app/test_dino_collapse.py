@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from lesson.experiments import dino_collapse as dc
-from lesson.experiments.dino_collapse import VARIANTS, LiveDINOConfig, run
+from lesson.experiments.dino_collapse import run
+from lesson.live import dino as live
+from lesson.live.dino import VARIANTS, LiveDINOConfig
 from lesson.results import save_result
 from ssl_core import paths
 
@@ -26,7 +27,7 @@ def tiny_result(tmp_path_factory):
 @pytest.fixture
 def no_result(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "results_dir", lambda: tmp_path)
-    monkeypatch.setattr(dc, "DEFAULT_RECIPE", TINY)
+    monkeypatch.setattr(live, "DEFAULT_RECIPE", TINY)
     return tmp_path
 
 
@@ -34,7 +35,7 @@ def no_result(tmp_path, monkeypatch):
 def with_result(tiny_result, monkeypatch):
     folder, data = tiny_result
     monkeypatch.setattr(paths, "results_dir", lambda: folder)
-    monkeypatch.setattr(dc, "DEFAULT_RECIPE", TINY)
+    monkeypatch.setattr(live, "DEFAULT_RECIPE", TINY)
     return data
 
 

@@ -7,13 +7,14 @@ import math
 import pytest
 
 from lesson.experiments import dino_collapse as dc
-from lesson.experiments.dino_collapse import (
+from lesson.experiments.dino_collapse import run
+from lesson.live.dino import (
     CURVE_COLUMNS,
+    DIAGNOSTIC_KEYS,
     VARIANTS,
     LiveDINOConfig,
     curve_records,
     live_run,
-    run,
 )
 from lesson.results import load_result
 
@@ -76,7 +77,7 @@ def test_live_run_reports_every_few_steps_and_is_deterministic():
     assert [r["done"] for r in reports] == [False, False, True]
     for report in reports:
         row = report["row"]
-        assert set(row) == {"step", *dc.DIAGNOSTIC_KEYS}
+        assert set(row) == {"step", *DIAGNOSTIC_KEYS}
         assert row["max_entropy"] == pytest.approx(math.log(16))
         assert 0 <= row["teacher_entropy"] <= row["max_entropy"] + 1e-6
         assert row["kl_teacher_student"] >= 0

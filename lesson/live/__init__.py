@@ -1,0 +1,7 @@
+"""Trainers a page runs live: a fresh small model per run, reports streamed as it trains.
+
+Each module holds one method's live run: a frozen config of plain values (hashable, JSON-ready,
+picklable: the app runs it in a worker process) and a generator that yields a JSON-ready report
+every few steps until a step count or a time limit. :mod:`lesson.live.dino` is DINO's collapse;
+SimCLR's and MAE's live runs go beside it with the same shape.
+"""

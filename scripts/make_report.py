@@ -4,8 +4,9 @@
     python3 scripts/make_report.py --results-dir DIR --out OUT --checkpoints CKPTS
 
 Every number in the report is read from a JSON file: the result files in ``assets/results/``
-(written by ``python3 -m lesson.experiments.<name>``, each with its command and wall time) and
-the bundled checkpoints' ``config.json`` / ``metrics.jsonl``. A result that was never measured
+(written by ``python3 -m lesson.experiments.<name>``, each with its command and wall time, and
+read here through the experiment's typed result, as the pages read them) and the bundled
+checkpoints' ``config.json`` / ``metrics.jsonl``. A result that was never measured
 gets a line saying which command measures it; nothing is filled in by hand. Each section states
 the protocol beside its numbers and the command that produced them.
 """
@@ -23,7 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from lesson.experiments.dino_collapse import DinoCollapseResult  # noqa: E402
+from lesson.experiments.hard_exercise import HardExerciseResult  # noqa: E402
+from lesson.experiments.infonce_tau import InfonceTauResult  # noqa: E402
+from lesson.experiments.label_efficiency import LabelEfficiencyResult  # noqa: E402
+from lesson.experiments.mae_ratio import MaeBlock, MaeRatioResult  # noqa: E402
+from lesson.experiments.probe_table import ProbeTableResult  # noqa: E402
+from lesson.experiments.simclr_batch import SimclrBatchResult  # noqa: E402
 from lesson.results import (  # noqa: E402
+    Provenance,
+    Result,
+    ResultFormatError,
     ResultMissingError,
     available_results,
     load_result,
@@ -70,16 +81,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, align: str = 
     return lines
 
 
-def provenance_lines(data: dict[str, Any]) -> list[str]:
+def provenance_lines(prov: Provenance) -> list[str]:
     """'Command: ...; wall time ...; finished ...' from a result's provenance block."""
-    prov = data.get("provenance") or {}
-    machine = prov.get("machine") or {}
+    machine = prov.machine
     where = ", ".join(str(x) for x in (machine.get("processor"), machine.get("gpu")) if x)
-    parts = [f"Made by `{prov.get('command', '?')}`"]
-    if prov.get("wall_time_s") is not None:
-        parts.append(f"wall time {seconds(prov['wall_time_s'])}")
-    if prov.get("finished_utc"):
-        parts.append(f"finished {prov['finished_utc']}")
+    parts = [f"Made by `{prov.command}`"]
+    if prov.wall_time_s is not None:
+        parts.append(f"wall time {seconds(prov.wall_time_s)}")
+    if prov.finished_utc:
+        parts.append(f"finished {prov.finished_utc}")
     if where:
         parts.append(f"on {where} ({machine.get('cpu_count', '?')} CPUs, "
                      f"torch {machine.get('torch', '?')})")
@@ -106,34 +116,34 @@ def _save(fig: Any, path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def section_probe_table(data: dict[str, Any]) -> Section:
-    rows = data["rows"]
-    few = data.get("few_labels_key") or next(
-        (k for k in rows[0] if k.startswith("linear_") and k != "linear_all"), "linear_1000")
-    protocol = data.get("protocol") or {}
+def section_probe_table(data: ProbeTableResult) -> Section:
+    rows = data.rows
+    few = data.few_key
+    protocol = data.protocol
     lines = []
-    if isinstance(protocol, dict) and protocol.get("summary"):
+    if protocol.get("summary"):
         lines += [f"Protocol: {protocol['summary']}.", ""]
     n_few = few.removeprefix("linear_")
     lines += table(
         ["encoder", "kind", "kNN k=200 T=0.1", "kNN k=20 T=0.1", "linear, all labels",
          f"linear, {n_few} labels", "pretraining (steps x batch, wall time)"],
-        [[row["label"], row["kind"], pct(row["knn_k200"]), pct(row["knn_k20"]),
-          pct(row["linear_all"]), pct(row.get(few)),
-          (f"{row.get('steps', '?')} x {row.get('batch_size', '?')}, "
-           f"{seconds(row.get('train_wall_time_s'))}" if row["kind"] == "ssl" else "—")]
+        [[row.label, row.kind, pct(row.knn_k200), pct(row.knn_k20), pct(row.linear_all),
+          pct(row.column(few)),
+          (f"{row.steps if row.steps is not None else '?'} x "
+           f"{row.batch_size if row.batch_size is not None else '?'}, "
+           f"{seconds(row.train_wall_time_s)}" if row.kind == "ssl" else "—")]
          for row in rows],
         align="llrrrrl",
     )
-    if any(row.get("features_from_cache") for row in rows):
+    if any(row.features_from_cache for row in rows):
         lines += ["", "Features of the rows were read from the feature cache of an earlier run "
                   "(same checkpoints and data, keyed by sha256), so the wall time below leaves "
                   "out the encoders' forward passes."]
-    commands = [(row["name"], row["command"]) for row in rows if row.get("command")]
+    commands = [(row.name, row.command) for row in rows if row.command]
     if commands:
         lines += ["", "Pretraining commands:", ""]
         lines += [f"- `{name}`: `{command}`" for name, command in commands]
-    targets = data.get("targets")
+    targets = data.targets
     if targets:
         lines += ["", "Targets of the issue (from the numbers above):", ""]
         beats = targets.get("beats_random") or {}
@@ -155,21 +165,20 @@ def section_probe_table(data: dict[str, Any]) -> Section:
                 lines.append(f"- {what} >= {pct(target['threshold'], 0)}: "
                              f"{pct(target['best'])} (`{target['best_name']}`) -> "
                              f"**{'met' if target['met'] else 'not met'}**")
-    if isinstance(protocol, dict):
-        details = [(k, v) for k, v in protocol.items() if k != "summary"]
-        if details:
-            lines += ["", "Protocol of each column, as recorded:", ""]
-            lines += [f"- `{key}`: {text}" for key, text in details]
+    details = [(k, v) for k, v in protocol.items() if k != "summary"]
+    if details:
+        lines += ["", "Protocol of each column, as recorded:", ""]
+        lines += [f"- `{key}`: {text}" for key, text in details]
 
     def draw(path: Path) -> None:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 2.0))
         y = list(range(len(rows)))
-        ax.barh([i + 0.2 for i in y], [r["knn_k200"] for r in rows], height=0.4,
+        ax.barh([i + 0.2 for i in y], [r.knn_k200 for r in rows], height=0.4,
                 label="kNN k=200")
-        ax.barh([i - 0.2 for i in y], [r["linear_all"] for r in rows], height=0.4,
+        ax.barh([i - 0.2 for i in y], [r.linear_all for r in rows], height=0.4,
                 label="linear, all labels")
-        ax.set_yticks(y, [r["label"] for r in rows], fontsize=8)
+        ax.set_yticks(y, [r.label for r in rows], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
         ax.set_xlabel("test accuracy (Fashion-MNIST)")
@@ -179,20 +188,20 @@ def section_probe_table(data: dict[str, Any]) -> Section:
     return lines, [("probe_table.png", draw)]
 
 
-def section_label_efficiency(data: dict[str, Any]) -> Section:
-    budgets = data["labels_per_class"]
-    curves = data["curves"]
+def section_label_efficiency(data: LabelEfficiencyResult) -> Section:
+    budgets = data.labels_per_class
+    curves = data.curves
     lines = []
-    if data.get("protocol"):
-        lines += [f"Protocol: {data['protocol']}.", ""]
+    if data.protocol:
+        lines += [f"Protocol: {data.protocol}.", ""]
 
-    def cell(curve: dict[str, Any], i: int) -> str:
-        std = curve.get("std") or []
+    def cell(curve: Any, i: int) -> str:
+        std = curve.std or []
         spread = f" ± {100 * std[i]:.1f}" if i < len(std) and std[i] else ""
-        return pct(curve["accuracy"][i]) + spread
+        return pct(curve.accuracy[i]) + spread
 
     lines += table(["encoder", *[f"{b} / class" for b in budgets]],
-                   [[c["label"], *[cell(c, i) for i in range(len(budgets))]] for c in curves],
+                   [[c.label, *[cell(c, i) for i in range(len(budgets))]] for c in curves],
                    align="l" + "r" * len(budgets))
     lines += ["", "(mean ± sample std over the seeds, in points; the last column is one run)",
               "", "![label efficiency](figures/label_efficiency.png)"]
@@ -200,11 +209,11 @@ def section_label_efficiency(data: dict[str, Any]) -> Section:
     def draw(path: Path) -> None:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        families = list(dict.fromkeys(c["name"].removesuffix("_random") for c in curves))
+        families = list(dict.fromkeys(c.name.removesuffix("_random") for c in curves))
         for curve in curves:  # a checkpoint and its random init share a colour
-            style = {"ssl": "-", "random": ":", "raw": "--"}.get(curve.get("kind"), "-")
-            colour = f"C{families.index(curve['name'].removesuffix('_random')) % 10}"
-            ax.errorbar(budgets, curve["accuracy"], yerr=curve.get("std"), label=curve["label"],
+            style = {"ssl": "-", "random": ":", "raw": "--"}.get(curve.kind, "-")
+            colour = f"C{families.index(curve.name.removesuffix('_random')) % 10}"
+            ax.errorbar(budgets, curve.accuracy, yerr=curve.std, label=curve.label,
                         linestyle=style, marker="o", capsize=3, color=colour)
         ax.set_xscale("log")
         ax.set_xlabel("labels per class (log scale)")
@@ -216,46 +225,42 @@ def section_label_efficiency(data: dict[str, Any]) -> Section:
     return lines, [("label_efficiency.png", draw)]
 
 
-def _mae_block(block: dict[str, Any], ratios: Sequence[float], title: str) -> list[str]:
-    mae, interp = block["mae"], block["interpolation"]
-    name = mae.get("checkpoint", "mae")
-    others = block.get("others") or []
-    header = ["mask ratio", f"`{name}` masked MSE", "interpolation masked MSE",
-              "advantage (interp − model)", *[f"`{o['checkpoint']}`" for o in others]]
+def _mae_block(block: MaeBlock, ratios: Sequence[float], title: str) -> list[str]:
+    mae, interp, others = block.mae, block.interpolation, block.others or []
+    header = ["mask ratio", f"`{mae.checkpoint}` masked MSE", "interpolation masked MSE",
+              "advantage (interp − model)", *[f"`{o.checkpoint}`" for o in others]]
     rows = []
     for i, ratio in enumerate(ratios):
-        adv = mae.get("advantage")
-        rows.append([f"{ratio:.0%}", f"{num(mae['mse'][i])} ± {num(mae['sem'][i])}",
-                     f"{num(interp['mse'][i])} ± {num(interp['sem'][i])}",
-                     num(adv[i]) if adv else "—",
-                     *[f"{num(o['mse'][i])} ± {num(o['sem'][i])}" for o in others]])
-    lines = [f"**{title}** ({num(block.get('n_images', 0))} images). "
-             f"Protocol: {block.get('protocol', '')}.", ""]
+        rows.append([f"{ratio:.0%}", f"{num(mae.mse[i])} ± {num(mae.sem[i])}",
+                     f"{num(interp.mse[i])} ± {num(interp.sem[i])}",
+                     num(mae.advantage[i]) if mae.advantage else "—",
+                     *[f"{num(o.mse[i])} ± {num(o.sem[i])}" for o in others]])
+    lines = [f"**{title}** ({num(block.n_images)} images). "
+             f"Protocol: {block.protocol or ''}.", ""]
     lines += table(header, rows, align="lrrr" + "r" * len(others))
     lines += ["", "(mean ± standard error over images)"]
-    if block.get("explanation"):
-        lines += ["", f"Reading (text generated from the numbers): {block['explanation']}"]
+    if block.explanation:
+        lines += ["", f"Reading (text generated from the numbers): {block.explanation}"]
     return lines
 
 
-def section_mae_ratio(data: dict[str, Any]) -> Section:
-    ratios = data["ratios"]
+def section_mae_ratio(data: MaeRatioResult) -> Section:
+    ratios = data.ratios
     lines = _mae_block(data, ratios, "Fashion-MNIST")
-    if data.get("rgb"):
-        lines += [""] + _mae_block(data["rgb"], ratios, "Photo crops")
+    if data.rgb is not None:
+        lines += [""] + _mae_block(data.rgb, ratios, "Photo crops")
     lines += ["", "![MAE vs interpolation](figures/mae_ratio.png)"]
 
     def draw(path: Path) -> None:
         plt = _plt()
-        blocks = [("Fashion-MNIST", data)] + ([("photo crops", data["rgb"])]
-                                              if data.get("rgb") else [])
+        blocks = [("Fashion-MNIST", data)] + ([("photo crops", data.rgb)]
+                                              if data.rgb is not None else [])
         fig, axes = plt.subplots(1, len(blocks), figsize=(6 * len(blocks), 4), squeeze=False)
         for ax, (title, block) in zip(axes[0], blocks, strict=True):
-            series = [(block["mae"].get("checkpoint", "mae"), block["mae"]),
-                      ("interpolation", block["interpolation"]),
-                      *[(o["checkpoint"], o) for o in block.get("others") or []]]
+            series = [(block.mae.checkpoint, block.mae), ("interpolation", block.interpolation),
+                      *[(o.checkpoint, o) for o in block.others or []]]
             for label, curve in series:
-                ax.errorbar(ratios, curve["mse"], yerr=curve["sem"], marker="o", capsize=3,
+                ax.errorbar(ratios, curve.mse, yerr=curve.sem, marker="o", capsize=3,
                             label=label)
             ax.set_title(title)
             ax.set_xlabel("mask ratio")
@@ -267,27 +272,23 @@ def section_mae_ratio(data: dict[str, Any]) -> Section:
     return lines, [("mae_ratio.png", draw)]
 
 
-def section_infonce_tau(data: dict[str, Any]) -> Section:
-    taus = data["taus"]
-    syn = data["synthetic"]
-    real = data.get("real") or {}
-    lines = [f"Synthetic: N={syn.get('n')} pairs, D={syn.get('d')}, noise {syn.get('noise')}, "
-             f"{syn.get('seeds')} seeds; 'aligned' = positives are noisy copies, 'random' = "
-             "unrelated embeddings"
-             + (f"; log(2N−1) = {num(syn['reference_loss'])}" if "reference_loss" in syn else "")
-             + "."]
-    if real:
-        lines[-1] += (f" Real: `{real.get('encoder')}` encoder, {real.get('n_pairs')} pairs of "
-                      "augmented views" + (f" ({real['features']})" if real.get("features")
-                                           else "") + ".")
+def section_infonce_tau(data: InfonceTauResult) -> Section:
+    taus, syn, real = data.taus, data.synthetic, data.real
+    lines = [f"Synthetic: N={syn.n} pairs, D={syn.d}, noise {syn.noise:g}, {syn.seeds} seeds; "
+             "'aligned' = positives are noisy copies, 'random' = unrelated embeddings"
+             + (f"; log(2N−1) = {num(syn.reference_loss)}" if syn.reference_loss is not None
+                else "") + "."]
+    if real is not None:
+        lines[-1] += (f" Real: `{real.encoder}` encoder, {real.n_pairs} pairs of augmented "
+                      "views" + (f" ({real.features})" if real.features else "") + ".")
     header = ["τ", "synthetic aligned", "synthetic random"]
-    if real.get("loss"):
+    if real is not None:
         header.append("real (trained encoder)")
     rows = []
     for i, tau in enumerate(taus):
-        row = [f"{tau:g}", num(syn["aligned"][i]), num(syn["random"][i])]
-        if real.get("loss"):
-            row.append(num(real["loss"][i]))
+        row = [f"{tau:g}", num(syn.aligned[i]), num(syn.random[i])]
+        if real is not None:
+            row.append(num(real.loss[i]))
         rows.append(row)
     lines += [""] + table(header, rows, align="lrrr")
     lines += ["", "(InfoNCE loss, nats)"]
@@ -295,10 +296,10 @@ def section_infonce_tau(data: dict[str, Any]) -> Section:
     def draw(path: Path) -> None:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(taus, syn["aligned"], marker="o", label="synthetic aligned")
-        ax.plot(taus, syn["random"], marker="o", label="synthetic random")
-        if real.get("loss"):
-            ax.plot(taus, real["loss"], marker="o", label=f"real ({real.get('encoder')})")
+        ax.plot(taus, syn.aligned, marker="o", label="synthetic aligned")
+        ax.plot(taus, syn.random, marker="o", label="synthetic random")
+        if real is not None:
+            ax.plot(taus, real.loss, marker="o", label=f"real ({real.encoder})")
         ax.set_xscale("log")
         ax.set_xlabel("temperature τ (log scale)")
         ax.set_ylabel("InfoNCE loss (nats)")
@@ -309,16 +310,16 @@ def section_infonce_tau(data: dict[str, Any]) -> Section:
     return lines, [("infonce_tau.png", draw)]
 
 
-def section_simclr_batch(data: dict[str, Any]) -> Section:
-    runs = data["runs"]
-    lines = [f"Each run sees the same {num(data.get('images_seen'))} images in all; kNN on "
+def section_simclr_batch(data: SimclrBatchResult) -> Section:
+    runs = data.runs
+    lines = [f"Each run sees the same {num(data.images_seen)} images in all; kNN on "
              "frozen features (weighted, T=0.1) measured along the way.", ""]
     rows = []
     for run in runs:
-        last = run["curve"][-1] if run.get("curve") else {}
-        rows.append([run["batch_size"], run.get("steps", "—"), num(run.get("lr"), 5),
-                     pct(last.get("knn_k200")), pct(last.get("knn_k20")),
-                     seconds(run.get("wall_time_s"))])
+        last = run.curve[-1] if run.curve else None
+        rows.append([run.batch_size, run.steps, num(run.lr, 5),
+                     pct(last.knn_k200 if last else None), pct(last.knn_k20 if last else None),
+                     seconds(run.wall_time_s)])
     lines += table(["batch size", "steps", "lr", "final kNN k=200", "final kNN k=20",
                     "wall time"], rows, align="rrrrrr")
 
@@ -326,12 +327,10 @@ def section_simclr_batch(data: dict[str, Any]) -> Section:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(6, 4))
         for run in runs:
-            curve = run.get("curve") or []
-            key = "knn_k200" if any("knn_k200" in p for p in curve) else "knn_k20"
-            points = [(p["images_seen"], p[key]) for p in curve if p.get(key) is not None]
+            points = [(p.images_seen, p.knn_k200) for p in run.curve]
             if points:
                 ax.plot(*zip(*points, strict=True), marker="o",
-                        label=f"batch {run['batch_size']} ({key})")
+                        label=f"batch {run.batch_size} (knn_k200)")
         ax.set_xlabel("images seen")
         ax.set_ylabel("kNN accuracy")
         ax.grid(alpha=0.3)
@@ -341,21 +340,19 @@ def section_simclr_batch(data: dict[str, Any]) -> Section:
     return lines, [("simclr_batch.png", draw)]
 
 
-def section_dino_collapse(data: dict[str, Any]) -> Section:
-    variants = data["variants"]
-    lines = [f"{num(data.get('steps'))} steps per variant; the recipe: "
-             f"`{data.get('recipe', {})}`.", ""]
+def section_dino_collapse(data: DinoCollapseResult) -> Section:
+    variants = data.variants
+    lines = [f"{num(data.steps)} steps per variant; the recipe: `{data.recipe}`.", ""]
     rows = []
     for key, variant in variants.items():
-        curve = variant.get("curve") or []
-        last = curve[-1] if curve else {}
-        knn = [p["knn_k20"] for p in curve if p.get("knn_k20") is not None]
-        rows.append([variant.get("label", key), "yes" if variant.get("centering") else "no",
-                     "yes" if variant.get("sharpening") else "no",
+        last = variant.last if variant.curve else {}
+        knn = variant.last_knn() if variant.curve else None
+        rows.append([variant.label or key, "yes" if variant.centering else "no",
+                     "yes" if variant.sharpening else "no",
                      f"{num(last.get('teacher_entropy'), 3)} / {num(last.get('max_entropy'), 3)}",
                      num(last.get("kl_teacher_student"), 3), num(last.get("output_std"), 4),
-                     num(last.get("dominant_dim_share"), 3), pct(knn[-1]) if knn else "—",
-                     variant.get("verdict", "")])
+                     num(last.get("dominant_dim_share"), 3), pct(knn) if knn is not None else "—",
+                     variant.verdict])
     lines += table(["variant", "centering", "sharpening", "teacher entropy / max (final)",
                     "KL(teacher‖student)", "output std", "dominant dim share", "last kNN k=20",
                     "verdict"], rows, align="lllrrrrrl")
@@ -364,10 +361,10 @@ def section_dino_collapse(data: dict[str, Any]) -> Section:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(6, 4))
         for key, variant in variants.items():
-            points = [(p["step"], p["teacher_entropy"]) for p in variant.get("curve") or []
+            points = [(p["step"], p["teacher_entropy"]) for p in variant.curve
                       if p.get("teacher_entropy") is not None]
             if points:
-                ax.plot(*zip(*points, strict=True), label=variant.get("label", key))
+                ax.plot(*zip(*points, strict=True), label=variant.label or key)
         ax.set_xlabel("step")
         ax.set_ylabel("teacher entropy (nats)")
         ax.grid(alpha=0.3)
@@ -377,17 +374,16 @@ def section_dino_collapse(data: dict[str, Any]) -> Section:
     return lines, [("dino_collapse.png", draw)]
 
 
-def section_hard_exercise(data: dict[str, Any]) -> Section:
-    rows = data["rows"]
-    lines = [f"Test accuracy with {num(data.get('labelled_subset'))} labelled images."]
-    if data.get("protocol"):
-        lines[-1] += f" Protocol: {data['protocol']}."
+def section_hard_exercise(data: HardExerciseResult) -> Section:
+    rows = data.rows
+    lines = [f"Test accuracy with {num(data.labelled_subset)} labelled images."]
+    if data.protocol:
+        lines[-1] += f" Protocol: {data.protocol}."
     lines += [""] + table(
         ["model", "backbone", "epochs", "accuracy", "wall time"],
-        [[r["model"], r.get("backbone", "—"), r.get("epochs", "—"), pct(r.get("accuracy")),
-          seconds(r.get("wall_time_s"))] for r in rows], align="llrrr")
-    protocols = [(f"{r['model']}, {r.get('epochs', '?')} epochs", r["protocol"]) for r in rows
-                 if r.get("protocol")]
+        [[r.model, r.backbone, r.epochs, pct(r.accuracy), seconds(r.wall_time_s)]
+         for r in rows], align="llrrr")
+    protocols = [(f"{r.model}, {r.epochs} epochs", r.protocol) for r in rows if r.protocol]
     if protocols:
         lines += ["", "Protocol of each row, as recorded:", ""]
         lines += [f"- {who}: {text}" for who, text in protocols]
@@ -395,9 +391,8 @@ def section_hard_exercise(data: dict[str, Any]) -> Section:
     def draw(path: Path) -> None:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(6, 4))
-        for model in dict.fromkeys(r["model"] for r in rows):
-            points = sorted((r["epochs"], r["accuracy"]) for r in rows
-                            if r["model"] == model and r.get("accuracy") is not None)
+        for model in dict.fromkeys(r.model for r in rows):
+            points = sorted((r.epochs, r.accuracy) for r in rows if r.model == model)
             if points:
                 ax.plot(*zip(*points, strict=True), marker="o", label=model)
         ax.set_xscale("log")
@@ -410,14 +405,15 @@ def section_hard_exercise(data: dict[str, Any]) -> Section:
     return lines, [("hard_exercise.png", draw)]
 
 
-SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], Section]]] = [
-    ("probe_table", "Probing the bundled encoders", section_probe_table),
-    ("label_efficiency", "Label efficiency", section_label_efficiency),
-    ("mae_ratio", "MAE: why 75% and not 15%", section_mae_ratio),
-    ("infonce_tau", "InfoNCE against temperature", section_infonce_tau),
-    ("simclr_batch", "SimCLR: batch size at a fixed number of images", section_simclr_batch),
-    ("dino_collapse", "DINO: centring, sharpening and collapse", section_dino_collapse),
-    ("hard_exercise", "Hard exercise: MAE ViT vs TinyUNet vs supervised",
+SECTIONS: list[tuple[type[Result], str, Callable[[Any], Section]]] = [
+    (ProbeTableResult, "Probing the bundled encoders", section_probe_table),
+    (LabelEfficiencyResult, "Label efficiency", section_label_efficiency),
+    (MaeRatioResult, "MAE: why 75% and not 15%", section_mae_ratio),
+    (InfonceTauResult, "InfoNCE against temperature", section_infonce_tau),
+    (SimclrBatchResult, "SimCLR: batch size at a fixed number of images",
+     section_simclr_batch),
+    (DinoCollapseResult, "DINO: centring, sharpening and collapse", section_dino_collapse),
+    (HardExerciseResult, "Hard exercise: MAE ViT vs TinyUNet vs supervised",
      section_hard_exercise),
 ]
 
@@ -468,15 +464,19 @@ def build_report(results_dir: Path, out_dir: Path, checkpoints_dir: Path) -> Pat
           "times were measured on a shared CPU, so they are indicative.", "",
           "## Bundled checkpoints", ""]
     md += checkpoints_section(checkpoints_dir)
-    for name, title, render in SECTIONS:
+    for kind, title, render in SECTIONS:
+        name = kind.NAME
         md += ["", f"## {title}", ""]
         figure_names: list[str] = []
         try:
-            data = load_result(name, directory=results_dir)
+            data = kind.load(results_dir)
         except ResultMissingError:
             md.append(f"Not measured yet: run `python3 -m lesson.experiments.{name}`.")
             data = None
-        except ValueError as error:
+        except ResultFormatError as error:
+            md.append(f"`{name}.json` does not have the expected shape ({error}).")
+            data = None
+        except ValueError as error:  # not JSON at all
             md.append(f"The result file could not be read ({error}).")
             data = None
         if data is not None:
@@ -493,12 +493,12 @@ def build_report(results_dir: Path, out_dir: Path, checkpoints_dir: Path) -> Pat
             if figure_names and not any(f"figures/{f}" in line for line in lines
                                         for f in figure_names):
                 md += [""] + [f"![{name}](figures/{f})" for f in figure_names]
-            if data.get("provenance"):
-                md += provenance_lines(data)
+            if data.provenance is not None:
+                md += provenance_lines(data.provenance)
         for stale in figures_dir.glob(f"{name}*.png"):
             if stale.name not in figure_names:
                 stale.unlink()
-    known = {name for name, _, _ in SECTIONS}
+    known = {kind.NAME for kind, _, _ in SECTIONS}
     others = [name for name in available_results(directory=results_dir) if name not in known]
     if others:
         md += ["", "## Other result files", "",

@@ -78,7 +78,7 @@ class HardExerciseResult(Result):
     NAME = "hard_exercise"
 
     labelled_subset: int
-    test_images: int
+    test_images: int | None = None
     batch_size: int | None = None
     epochs: dict[str, list[int]] | None = None
     protocol: str

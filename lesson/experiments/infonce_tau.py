@@ -49,7 +49,7 @@ class SyntheticSweep(Record):
     d: int
     noise: float
     seeds: int
-    reference_loss: float  # log(2N - 1)
+    reference_loss: float | None = None  # log(2N - 1)
     aligned: list[float]
     aligned_sem: list[float] | None = None
     random: list[float]
@@ -61,11 +61,11 @@ class RealLosses(Record):
     """A trained SimCLR's InfoNCE on real pairs at each tau: projections z and backbone h."""
 
     encoder: str
-    split: str
+    split: str | None = None
     features: str | None = None
     n_pairs: int
-    seeds: list[int]
-    reference_loss: float  # log(2N - 1)
+    seeds: list[int] | None = None
+    reference_loss: float | None = None  # log(2N - 1)
     loss: list[float]
     loss_sem: list[float] | None = None
     backbone_loss: list[float] | None = None

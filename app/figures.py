@@ -6,7 +6,8 @@
 - :func:`show` draws a figure with the modebar's "download as PNG" set to a file name and 2x
   scale, and a caption under it saying what it shows;
 - :func:`csv_button` offers the data behind a figure as CSV (built only when clicked if given
-  a callable).
+  a callable);
+- :func:`selected_points` reads which points a click, box or lasso selected in a scatter.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import base64
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -124,3 +126,23 @@ def csv_button(
         label, data, file_name=filename, mime="text/csv", key=key, on_click="ignore",
         icon=":material/download:",
     )
+
+
+def selected_points(event: Any, groups: Sequence[np.ndarray]) -> list[int]:
+    """Indices of the points selected in a scatter drawn one trace per group.
+
+    ``event``: what ``st.plotly_chart(..., on_select="rerun")`` returned; ``groups[c]``: the
+    point-set indices of trace ``c``, in trace order. Points of other traces are ignored.
+    """
+    try:
+        chosen = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return []
+    out: list[int] = []
+    for point in chosen or []:
+        curve, index = point.get("curve_number"), point.get("point_index")
+        if curve is None or index is None or not 0 <= curve < len(groups):
+            continue
+        if 0 <= index < len(groups[curve]):
+            out.append(int(groups[curve][index]))
+    return list(dict.fromkeys(out))  # de-duplicated, first-selected first

@@ -1,4 +1,5 @@
-"""Cached loaders shared by every page: the device, bundled images and data, bundled encoders.
+"""Cached loaders shared by every page: the device, bundled images and data, bundled encoders,
+and the transformers models of the local Hugging Face cache.
 
 Models are loaded once per process with ``st.cache_resource``, put in eval mode with gradients
 off, and never mutated (every session and thread shares them). Arrays come through
@@ -118,3 +119,66 @@ def load_bundled_method(name: str) -> torch.nn.Module | None:
     """The whole method of the bundled ``name`` checkpoint (e.g. "mae", with its decoder), or
     None if not bundled; loaded, shared and failing as :func:`load_bundled_encoder`."""
     return _bundled(name, "method")
+
+
+# --- transformers models from the local Hugging Face cache ---------------------------------------
+
+HF_NAMES = {"facebook/dinov2-small": "DINOv2 ViT-S/14", "facebook/dinov2-base": "DINOv2 ViT-B/14",
+            "facebook/vit-mae-base": "ViT-MAE Base/16"}
+
+
+def hf_name(repo_id: str) -> str:
+    """How people call a hub model (``DINOv2 ViT-S/14``), else its repo id."""
+    return HF_NAMES.get(repo_id, repo_id)
+
+
+def hf_cache_dir() -> str:
+    """The Hugging Face hub cache this process reads (``HF_HUB_CACHE`` and friends)."""
+    from ssl_core.models.hf import hf_hub_cache_dir
+
+    return str(hf_hub_cache_dir())
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def _local_hf_models(cache_dir: str) -> list[str]:
+    from ssl_core.models.hf import list_local_models
+
+    return list_local_models(cache_dir)
+
+
+def local_hf_models() -> list[str]:
+    """Repo ids of the transformers models the local cache holds (the disk only, no network;
+    re-read at most every minute)."""
+    return _local_hf_models(hf_cache_dir())
+
+
+@st.cache_resource(show_spinner="Loading the transformers model from the local cache…")
+def _hf_encoder(repo_id: str, cache_dir: str, weights: str) -> torch.nn.Module:
+    # weights (path, mtime, size of model.safetensors) is part of the cache key: a model
+    # re-fetched or cut short in the cache is loaded again rather than served from memory.
+    from ssl_core.models.hf import load_hf_encoder
+
+    encoder = load_hf_encoder(repo_id, local_only=True, cache_dir=cache_dir, device=device())
+    return encoder.eval().requires_grad_(False)
+
+
+def hf_encoder(repo_id: str) -> torch.nn.Module:
+    """A transformers model from the local cache, loaded once per process, eval mode, shared.
+
+    Raises ``ssl_core.models.hf.ModelNotAvailableError`` when it is not in the cache, or is but
+    cannot be loaded (a truncated download): the message says to fetch it again.
+    """
+    from safetensors import SafetensorError
+
+    from ssl_core.models.hf import ModelNotAvailableError, weights_stamp
+
+    cache = hf_cache_dir()
+    try:
+        return _hf_encoder(repo_id, cache, weights_stamp(repo_id, cache_dir=cache))
+    except ModelNotAvailableError:
+        raise
+    except (OSError, RuntimeError, ValueError, SafetensorError) as error:
+        raise ModelNotAvailableError(
+            f"{hf_name(repo_id)} ({repo_id}) is in the local cache but could not be loaded "
+            f"({type(error).__name__}: {error}); its files may be truncated: fetch them again"
+        ) from error

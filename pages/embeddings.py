@@ -184,7 +184,7 @@ for i, (column, option) in enumerate(zip(st.columns(len(chosen), gap="large"), c
         st.caption(f"{n:,} points, {feats.shape[1]}-D features -> 2-D by "
                    f"{METHOD_LABELS[method]} in {seconds:.2f} s (reruns come from the cache). "
                    "Click, box or lasso points to see their images.")
-        selected += encoders.selected_points(event, groups)
+        selected += figures.selected_points(event, groups)
         records[option.key] = coords
 
 if records:

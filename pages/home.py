@@ -7,13 +7,9 @@ a hard-coded number.
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
-from lesson.results import available_results, load_result
-from ssl_core import paths
-from ssl_core.checkpoints import WEIGHTS_FILE, CheckpointError, checkpoint_info, checkpoint_names
+from lesson.bundle import bundled_checkpoint_rows, measured_result_rows
 
 FAMILY_DIAGRAM = """
 digraph ssl {
@@ -67,43 +63,6 @@ TOUR: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
-def checkpoint_rows() -> list[dict[str, Any]]:
-    """One row per bundled checkpoint, read from its files."""
-    rows = []
-    for name in checkpoint_names():
-        path = paths.checkpoints_dir() / name
-        row: dict[str, Any] = {"checkpoint": name,
-                               "size (MB)": round((path / WEIGHTS_FILE).stat().st_size / 1e6, 2)}
-        try:
-            info = checkpoint_info(path)
-        except CheckpointError as error:
-            rows.append(row | {"method": "unreadable", "data": str(error)})
-            continue
-        row |= {"method": info.method, "backbone": info.backbone, "data": info.data_name,
-                "steps": info.step, "batch size": info.batch_size}
-        last = info.metrics[-1] if info.metrics else {}
-        if "loss" in last:
-            row["final training loss"] = round(float(last["loss"]), 3)
-        if "elapsed_s" in last:
-            row["training time (min)"] = round(float(last["elapsed_s"]) / 60, 1)
-        rows.append(row)
-    return rows
-
-
-def result_rows() -> list[dict[str, Any]]:
-    """One row per measured result in assets/results: its name, command and when it finished."""
-    rows = []
-    for name in available_results():
-        try:
-            provenance = load_result(name).get("provenance", {})
-        except ValueError as error:
-            rows.append({"result": name, "command": f"unreadable: {error}"})
-            continue
-        rows.append({"result": name, "command": provenance.get("command"),
-                     "finished (UTC)": provenance.get("finished_utc")})
-    return rows
-
-
 st.title("SSL Explorer")
 st.markdown(
     "Self-supervised learning trains an image encoder **without labels**: the data supervises "
@@ -139,7 +98,7 @@ for section, pages in TOUR:
         st.caption(blurb)
 
 st.subheader("What is bundled")
-checkpoints = checkpoint_rows()
+checkpoints = bundled_checkpoint_rows()
 if checkpoints:
     st.markdown("Pretrained checkpoints in `assets/checkpoints/` (read from their config.json "
                 "and metrics.jsonl):")
@@ -148,7 +107,7 @@ else:
     st.info("No checkpoints are bundled (assets/checkpoints/ is empty): the pages that need a "
             "trained encoder say so and show what they can without one. Train one with "
             "`python3 -m ssl_core.pretrain`.", icon=":material/info:")
-measured = result_rows()
+measured = measured_result_rows()
 if measured:
     st.markdown("Measured results in `assets/results/`, each with the command that made it:")
     st.dataframe(measured, hide_index=True)

@@ -1,9 +1,9 @@
 """MAE: hide patches, rebuild them, and compare with plain interpolation.
 
 Inputs: an image (bundled photo, Fashion-MNIST item or upload), the mask ratio, the mask kind
-(random, block, grid) and a seed. The mask comes from ``ssl_core.masking.make_mask``; the
-no-learning baseline is ``masking.interpolate_masked``; the bundled MAE (when its checkpoint
-exists) answers through ``MAE.reconstruct``; ``ssl_core.viz`` measures the errors.
+(random, block, grid) and a seed. The mask comes from ``ssl_core.masking.make_mask``; the fills
+(interpolation, and the bundled MAE when its checkpoint exists), their errors and the curves
+against the ratio from ``lesson.figures.mae``.
 """
 
 from __future__ import annotations
@@ -11,25 +11,27 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from app import figures
-from app.resources import bundled_checkpoint, device, load_bundled_method
+from app.resources import bundled_checkpoint, load_bundled_method
 from app.state import Param, restore, share
 from app.widgets import image_picker, picker_params, seed_params, seed_picker
-from lesson.figures.mae import ErrorCurve, error_curve, interpolation_error_curve
+from lesson.figures.mae import (
+    ErrorCurve,
+    baseline_error_curve,
+    fill,
+    input_geometry,
+    masked_only,
+    model_error_curve,
+    patch_records,
+)
 from lesson.figures.pictures import upscale_nearest
 from lesson.figures.tables import records_to_csv
 from ssl_core.checkpoints import CheckpointError, checkpoint_stamp
-from ssl_core.images import image_to_batch, square_crop, to_uint8_image
-from ssl_core.losses.mae import masked_patch_errors
-from ssl_core.masking import MASK_KINDS, interpolate_masked, make_mask, mask_to_image
+from ssl_core.images import square_crop, to_uint8_image
+from ssl_core.masking import MASK_KINDS, make_mask
 
 TILE = 192  # display side of an image panel, px
-CURVE_RATIOS = tuple(round(0.05 + 0.1 * i, 2) for i in range(10))  # 0.05, 0.15, ..., 0.95
-CURVE_SEEDS = (0, 1, 2)  # masks per ratio on the curve (one for the deterministic grid)
-# Without a model: the input an MAE of that kind would see (size, channels, patch size).
-GEOMETRY = {"fashion": (28, 1, 4), "photo": (64, 3, 8)}
 CHECKPOINT = {"fashion": "mae", "photo": "mae_rgb"}  # bundled checkpoint per image kind
 KIND_LABELS = {"random": "Random", "block": "One block", "grid": "Regular grid"}
 
@@ -41,40 +43,20 @@ PARAMS = (
 )
 
 
-def geometry(model: torch.nn.Module | None, kind: str) -> tuple[int, int, int]:
-    """(side, channels, patch size) of the page's input: the model's own, else the default."""
-    if model is not None and isinstance(getattr(model, "grid", None), tuple):
-        return model.grid[0] * model.patch_size, model.backbone.in_chans, model.patch_size
-    return GEOMETRY[kind]
-
-
 @st.cache_data(show_spinner="Measuring interpolation at every ratio…", max_entries=32)
 def baseline_curve(image: np.ndarray, patch: int, kind: str) -> ErrorCurve:
-    return interpolation_error_curve(
-        image_to_batch(image), CURVE_RATIOS, patch_size=patch, mask_kind=kind,
-        seeds=CURVE_SEEDS if kind != "grid" else CURVE_SEEDS[:1],
-    )
+    return baseline_error_curve(image, patch, kind)
 
 
 @st.cache_data(show_spinner="Measuring the MAE at every ratio…", max_entries=32)
-def model_curve(image: np.ndarray, patch: int, kind: str, checkpoint: str,
-                _model: torch.nn.Module) -> ErrorCurve:
-    """The bundled model's curve; ``checkpoint`` (path and mtime) names ``_model`` for the cache."""
-    return error_curve(
-        image_to_batch(image).to(device()), CURVE_RATIOS, patch_size=patch, mask_kind=kind,
-        seeds=CURVE_SEEDS if kind != "grid" else CURVE_SEEDS[:1],
-        fill=lambda x, mask: _model.reconstruct(x, mask=mask).reconstruction,
-    )
+def model_curve(image: np.ndarray, patch: int, kind: str, name: str, stamp: str) -> ErrorCurve:
+    """The bundled model's curve; ``stamp`` (its weights' mtime) keys the cache."""
+    return model_error_curve(load_bundled_method(name), image, patch, kind)
 
 
-def tile(batch: torch.Tensor) -> np.ndarray:
+def tile(batch) -> np.ndarray:
     """(1, C, H, W) in [0, 1] -> an enlarged uint8 panel."""
     return upscale_nearest(to_uint8_image(batch[0].cpu()), min_side=TILE)
-
-
-def masked_only(errors: torch.Tensor, mask: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """(1, L) errors -> (h, w) with the visible patches blank (NaN)."""
-    return np.where(mask, errors[0].cpu().numpy(), np.nan).reshape(grid)
 
 
 restore(PARAMS)
@@ -117,10 +99,9 @@ if model is None:
         + (f" The checkpoint could not be read: {problem}" if problem else ""),
         icon=":material/info:",
     )
-side, channels, patch = geometry(model, image_kind)
+side, channels, patch = input_geometry(model, image_kind)
 image = square_crop(picked, side, channels=channels)  # uint8 (side, side[, 3])
 grid = (side // patch, side // patch)
-x = image_to_batch(image)  # (1, C, side, side)
 
 try:
     mask = make_mask(mask_kind, *grid, ratio, seed=seed)  # (L,) bool, True = masked
@@ -131,19 +112,14 @@ except ValueError as error:
     st.stop()
 
 # --- one image, masked and filled ---------------------------------------------------------------
-visible = ~torch.from_numpy(mask_to_image(mask, patch, grid))  # (side, side) bool
-masked_input = x * visible  # (1, C, side, side), hidden patches black
-baseline = interpolate_masked(x, mask, patch)  # (1, C, side, side)
-base_errors, base_mse = masked_patch_errors(baseline, x, mask, patch_size=patch)
-panels = [(tile(x), "Original"),
-          (tile(masked_input), f"Masked input: {int(mask.sum())} of {mask.size} patches hidden"),
-          (tile(baseline), "Interpolation baseline")]
+filled = fill(image, mask, patch, model)
+panels = [(tile(filled.image), "Original"),
+          (tile(filled.masked_input),
+           f"Masked input: {int(mask.sum())} of {mask.size} patches hidden"),
+          (tile(filled.baseline), "Interpolation baseline")]
 if model is not None:
-    recon = model.reconstruct(x.to(device()), mask=mask)
-    model_errors, model_mse = masked_patch_errors(recon.reconstruction, x.to(device()), mask,
-                                                  patch_size=patch)
-    panels += [(tile(recon.reconstruction), "MAE reconstruction"),
-               (tile(recon.reconstruction_pasted), "MAE, visible patches pasted back")]
+    panels += [(tile(filled.reconstruction), "MAE reconstruction"),
+               (tile(filled.reconstruction_pasted), "MAE, visible patches pasted back")]
 
 st.subheader(f"{side} x {side} input, {patch} px patches ({grid[0]} x {grid[1]} = "
              f"{mask.size} patches), mask ratio {ratio:g}")
@@ -151,17 +127,18 @@ for column, (panel, caption) in zip(st.columns(len(panels)), panels, strict=True
     column.image(panel, caption=caption, width=TILE)
 
 metric_cols = st.columns(3)
-metric_cols[0].metric("Masked-patch MSE, interpolation", f"{float(base_mse[0]):.4f}",
+metric_cols[0].metric("Masked-patch MSE, interpolation", f"{float(filled.baseline_mse[0]):.4f}",
                       help="Mean squared pixel error (pixels in [0, 1]) over the hidden patches.")
 if model is not None:
-    metric_cols[1].metric("Masked-patch MSE, MAE", f"{float(model_mse[0]):.4f}",
-                          delta=f"{float(model_mse[0] - base_mse[0]):+.4f} vs interpolation",
+    metric_cols[1].metric("Masked-patch MSE, MAE", f"{float(filled.model_mse[0]):.4f}",
+                          delta=f"{float(filled.model_mse[0] - filled.baseline_mse[0]):+.4f} vs "
+                                "interpolation",
                           delta_color="inverse")
 
 # --- where the error sits -------------------------------------------------------------------------
-maps = [("Interpolation", masked_only(base_errors, mask, grid))]
+maps = [("Interpolation", masked_only(filled.baseline_errors, mask, grid))]
 if model is not None:
-    maps.append(("MAE", masked_only(model_errors, mask, grid)))
+    maps.append(("MAE", masked_only(filled.model_errors, mask, grid)))
 zmax = max(float(np.nanmax(m)) for _, m in maps) or 1.0
 for column, (label, errors) in zip(st.columns(2, gap="large"), maps, strict=False):
     with column:
@@ -179,10 +156,7 @@ for column, (label, errors) in zip(st.columns(2, gap="large"), maps, strict=Fals
                      caption="MSE of each hidden patch (visible patches are blank: they are "
                              "copied, not predicted). Same colour scale in both maps.")
 
-records = [{"patch": i, "row": i // grid[1], "column": i % grid[1], "masked": bool(mask[i]),
-            "interpolation_mse": float(base_errors[0, i])}
-           | ({"mae_mse": float(model_errors[0, i])} if model is not None else {})
-           for i in range(mask.size)]
+records = patch_records(filled, mask, grid)
 figures.csv_button("Per-patch errors (CSV)", records_to_csv(records), key="mae_csv",
                    filename=f"mae_errors_{mask_kind}_r{ratio:g}_seed{seed}.csv")
 
@@ -192,7 +166,7 @@ curves = [("interpolation", baseline_curve(image, patch, mask_kind), figures.MUT
 if model is not None:
     path = bundled_checkpoint(name)
     stamp = checkpoint_stamp(path) if path else name
-    curves.append(("MAE", model_curve(image, patch, mask_kind, stamp, model), figures.POSITIVE))
+    curves.append(("MAE", model_curve(image, patch, mask_kind, name, stamp), figures.POSITIVE))
 curve = figures.figure(
     [go.Scatter(x=c.ratios, y=c.mean, name=label, mode="lines+markers", line=dict(color=colour),
                 error_y=dict(array=c.sem, thickness=1))

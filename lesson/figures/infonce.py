@@ -1,26 +1,59 @@
-"""InfoNCE figure data: the similarity heat map, an anchor's softmax bars, the temperature sweep.
+"""InfoNCE figure data: the batch's numbers, the similarity heat map, an anchor's softmax bars,
+the temperature sweep, real pairs as pictures, and the measured results as tables.
 
-The numbers come from :mod:`ssl_core.losses.infonce` (``info_nce_diagnostics``, ``tau_sweep``);
-these functions pool, order and label them for a plot.
+The numbers come from :mod:`ssl_core.losses.infonce` (``info_nce_diagnostics``, ``tau_sweep``)
+and :mod:`lesson.figures.pairs`; these functions pool, order and label them for a plot. The
+same functions serve toy embeddings and real pairs: a batch is ``(z1, z2)`` either way.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from torch import Tensor
 
-from ssl_core.losses.infonce import LESSON_TAUS, InfoNCEDiagnostics
+from lesson.experiments.infonce_tau import InfonceTauResult
+from lesson.figures.pairs import RealPairs, loss_against_tau, trace_pair
+from lesson.figures.pictures import image_grid, upscale_nearest
+from lesson.figures.tables import matrix_to_csv
+from lesson.figures.views import describe_view
+from ssl_core.augment import ViewConfig
+from ssl_core.images import to_uint8_image
+from ssl_core.losses.infonce import (
+    LESSON_TAUS,
+    InfoNCEDiagnostics,
+    TauSweep,
+    info_nce_diagnostics,
+    tau_sweep,
+)
 
 __all__ = [
+    "HEATMAP_SIDE",
+    "LESSON",
+    "TOP_K",
     "CandidateWeights",
+    "batch_summary",
     "candidate_weights",
+    "describe_view_config",
     "embedding_labels",
+    "lesson_random_pairs",
+    "pair_tiles",
     "pool_matrix",
+    "similarity_csv",
+    "similarity_map",
     "sweep_seed_count",
     "sweep_temperatures",
+    "synthetic_sweep",
+    "tau_curve",
+    "tau_table",
 ]
+
+HEATMAP_SIDE = 256  # cells a side; larger matrices are block-averaged
+TOP_K = 48  # bars in the anchor panel
+LESSON = dict(n=16, d=32, tau=0.1, batches=200)  # the lesson's random-pairs claim
 
 
 def pool_matrix(matrix: np.ndarray, *, max_side: int) -> tuple[np.ndarray, int]:
@@ -143,3 +176,112 @@ def sweep_seed_count(n: int, *, budget: int = 256, most: int = 20) -> int:
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
     return max(1, min(most, budget // n))
+
+
+# --------------------------------------------------------------------------------------------
+# One batch: (z1, z2), toy or real
+# --------------------------------------------------------------------------------------------
+
+
+def batch_summary(z1: Tensor, z2: Tensor, tau: float, anchor: int, *, top_k: int = TOP_K
+                  ) -> tuple[dict[str, float], CandidateWeights]:
+    """The batch's scalars (loss, log(2N - 1), top-1, alignment, uniformity) and the anchor's
+    candidate weights at ``tau`` (ValueError for a temperature the loss refuses)."""
+    diag = info_nce_diagnostics(z1, z2, tau, anchor=anchor)
+    scalars = dict(loss=diag.loss, reference=diag.reference_loss, top1=diag.top1_accuracy,
+                   alignment=diag.alignment, uniformity=diag.uniformity)
+    return scalars, candidate_weights(diag, top_k=top_k)
+
+
+def similarity_map(z1: Tensor, z2: Tensor, *, max_side: int = HEATMAP_SIDE
+                   ) -> tuple[np.ndarray, int]:
+    """The batch's cosine matrix, block-averaged to at most ``max_side`` cells a side."""
+    diag = info_nce_diagnostics(z1, z2, 1.0)
+    return pool_matrix(diag.similarity.numpy(), max_side=max_side)
+
+
+def similarity_csv(z1: Tensor, z2: Tensor) -> str:
+    """The full cosine matrix as CSV, rows and columns named ``v1·i`` / ``v2·i``."""
+    diag = info_nce_diagnostics(z1, z2, 1.0)
+    return matrix_to_csv(diag.similarity.numpy(), embedding_labels(z1.shape[0]))
+
+
+def synthetic_sweep(n: int, d: int, noise: float) -> TauSweep:
+    """Aligned and random toy pairs of batch ``n`` x ``d`` over the sweep's temperatures."""
+    return tau_sweep(sweep_temperatures(), n=n, d=d, noise=noise,
+                     seeds=range(sweep_seed_count(n)))
+
+
+def lesson_random_pairs() -> TauSweep:
+    """The lesson's claim measured: random pairs at N = 16, D = 32, tau = 0.1, 200 batches."""
+    return tau_sweep((LESSON["tau"],), n=LESSON["n"], d=LESSON["d"],
+                     seeds=range(LESSON["batches"]))
+
+
+def tau_curve(z1: Tensor, z2: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(taus, losses) of one batch along the sweep's temperatures (embeddings computed once)."""
+    taus = sweep_temperatures()
+    return taus, loss_against_tau(z1, z2, taus)
+
+
+# --------------------------------------------------------------------------------------------
+# Real pairs as pictures
+# --------------------------------------------------------------------------------------------
+
+
+def pair_tiles(pairs: RealPairs, images: np.ndarray, labels: np.ndarray,
+               classes: tuple[str, ...], *, shown: int, tile: int
+               ) -> tuple[list[np.ndarray], list[str], list[dict[str, Any]]]:
+    """The first ``shown`` pairs: one enlarged uint8 tile per pair (view 1 | view 2), a caption
+    each, and one record per view with what was sampled for it."""
+    tiles, captions, records = [], [], []
+    for j in range(min(shown, pairs.n)):
+        index = int(pairs.indices[j])
+        name = classes[int(labels[index])]
+        views = trace_pair(images, pairs, j)
+        tiles.append(image_grid([upscale_nearest(to_uint8_image(v.image), min_side=tile)
+                                 for v in views], ncols=2, pad=2))
+        captions.append(f"pair {j}: image {index}, {name}")
+        records += [{"pair": j, "view": v, "image": index, "class": name,
+                     "sampled": describe_view(view.params)}
+                    for v, view in enumerate(views, start=1)]
+    return tiles, captions, records
+
+
+def describe_view_config(cfg: ViewConfig) -> str:
+    """One sentence for the SimCLR view pipeline of a grayscale checkpoint."""
+    parts = [f"random resized crop to {cfg.size} px (area {cfg.scale[0]:g}–{cfg.scale[1]:g} of "
+             f"the image, aspect {cfg.ratio[0]:.2f}–{cfg.ratio[1]:.2f})",
+             f"horizontal flip p = {cfg.hflip_p:g}",
+             f"colour jitter p = {cfg.jitter_p:g} (brightness ±{cfg.brightness:g}, contrast "
+             f"±{cfg.contrast:g}; saturation, hue and grayscale do nothing to gray images)",
+             f"blur p = {cfg.blur_p:g}" if cfg.blur_p else "no blur (off below 64 px)"]
+    if cfg.solarize_p:
+        parts.append(f"solarize p = {cfg.solarize_p:g}")
+    return "; ".join(parts) + " (ssl_core.augment.ViewConfig, as ssl_core.train uses it)."
+
+
+# --------------------------------------------------------------------------------------------
+# The measured results as tables
+# --------------------------------------------------------------------------------------------
+
+
+def tau_table(result: InfonceTauResult) -> tuple[list[dict[str, float]], str]:
+    """The ``infonce_tau`` result as rows (one per tau: toy aligned / random, real z and h)
+    and a caption saying what each column measured."""
+    synthetic, real = result.synthetic, result.real
+    rows = [{"τ": t, "aligned toy pairs": a, "random toy pairs": r}
+            for t, a, r in zip(result.taus, synthetic.aligned, synthetic.random, strict=True)]
+    caption = (f"Toy pairs: N = {synthetic.n}, D = {synthetic.d}, noise "
+               f"{synthetic.noise:g}, mean of {synthetic.seeds} batches.")
+    if real is not None:
+        for row, z in zip(rows, real.loss, strict=True):
+            row["SimCLR z (real pairs)"] = z
+        for row, h in zip(rows, real.backbone_loss or [], strict=False):
+            row["SimCLR h (real pairs)"] = h
+        reference = real.reference_loss if real.reference_loss is not None else math.log(
+            2 * real.n_pairs - 1)
+        caption += (f" Real pairs: the bundled SimCLR on N = {real.n_pairs} pairs of the "
+                    f"{real.split or 'train'} images, mean of {len(real.seeds or [])} "
+                    f"batches; log(2N−1) = {reference:.2f}.")
+    return rows, caption

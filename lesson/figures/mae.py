@@ -1,6 +1,11 @@
-"""MAE figure data: how well a fill (a model, or interpolation) rebuilds masked patches as the mask
-ratio grows, on one image. Each point is :func:`ssl_core.losses.mae.masked_patch_errors` under a
-mask from :func:`ssl_core.masking.make_mask`.
+"""MAE figure data: one image masked and filled, by a model and by interpolation, and how well
+each fill rebuilds the masked patches as the mask ratio grows.
+
+:func:`input_geometry` says what image the page feeds (the model's own size, channels and
+patches, else a default per kind of image); :func:`fill` masks one image and returns what the
+panels show (:class:`MaskedFill`); :func:`error_curve` is the error against the ratio, each
+point :func:`ssl_core.losses.mae.masked_patch_errors` under a mask from
+:func:`ssl_core.masking.make_mask`.
 """
 
 from __future__ import annotations
@@ -8,14 +13,44 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 
+from ssl_core.images import image_to_batch
 from ssl_core.losses.mae import masked_patch_errors
-from ssl_core.masking import interpolate_masked, make_mask
+from ssl_core.masking import interpolate_masked, make_mask, mask_to_image
 
-__all__ = ["ErrorCurve", "error_curve", "interpolation_error_curve"]
+__all__ = [
+    "CURVE_RATIOS",
+    "CURVE_SEEDS",
+    "DEFAULT_GEOMETRY",
+    "ErrorCurve",
+    "MaskedFill",
+    "baseline_error_curve",
+    "error_curve",
+    "fill",
+    "input_geometry",
+    "interpolation_error_curve",
+    "masked_only",
+    "model_error_curve",
+    "patch_records",
+]
+
+CURVE_RATIOS = tuple(round(0.05 + 0.1 * i, 2) for i in range(10))  # 0.05, 0.15, ..., 0.95
+CURVE_SEEDS = (0, 1, 2)  # masks per ratio on the curve (one for the deterministic grid)
+# Without a model: the input an MAE of that kind would see (size, channels, patch size).
+DEFAULT_GEOMETRY = {"fashion": (28, 1, 4), "photo": (64, 3, 8)}
+
+
+def input_geometry(model: nn.Module | None, kind: str) -> tuple[int, int, int]:
+    """``(side, channels, patch size)`` of the images a page feeds: an MAE's own (its patch
+    grid, channels and patches), else :data:`DEFAULT_GEOMETRY` of ``kind``."""
+    if model is not None and isinstance(getattr(model, "grid", None), tuple):
+        return model.grid[0] * model.patch_size, model.backbone.in_chans, model.patch_size
+    return DEFAULT_GEOMETRY[kind]
 
 
 @dataclass(frozen=True)
@@ -82,3 +117,79 @@ def interpolation_error_curve(
         images, ratios, patch_size=patch_size, mask_kind=mask_kind, seeds=seeds,
         fill=lambda x, mask: interpolate_masked(x, mask, patch_size),
     )
+
+
+def _seeds_for(mask_kind: str) -> tuple[int, ...]:
+    return CURVE_SEEDS if mask_kind != "grid" else CURVE_SEEDS[:1]  # the grid is deterministic
+
+
+def model_error_curve(model: nn.Module, image: np.ndarray, patch: int, mask_kind: str
+                      ) -> ErrorCurve:
+    """:func:`error_curve` of ``model.reconstruct`` on one uint8 image, at :data:`CURVE_RATIOS`."""
+    device = next(model.parameters()).device
+    return error_curve(
+        image_to_batch(image).to(device), CURVE_RATIOS, patch_size=patch, mask_kind=mask_kind,
+        seeds=_seeds_for(mask_kind),
+        fill=lambda x, mask: model.reconstruct(x, mask=mask).reconstruction,
+    )
+
+
+def baseline_error_curve(image: np.ndarray, patch: int, mask_kind: str) -> ErrorCurve:
+    """:func:`interpolation_error_curve` on one uint8 image, at :data:`CURVE_RATIOS`."""
+    return interpolation_error_curve(image_to_batch(image), CURVE_RATIOS, patch_size=patch,
+                                     mask_kind=mask_kind, seeds=_seeds_for(mask_kind))
+
+
+@dataclass(frozen=True, eq=False)
+class MaskedFill:
+    """One image under one mask: the panels (float ``(1, C, H, W)`` in [0, 1]) and the errors.
+
+    ``model_*`` are None without a model; errors are per patch ``(1, L)`` and their masked mean
+    ``(1,)``.
+    """
+
+    image: Tensor
+    masked_input: Tensor  # hidden patches black
+    baseline: Tensor  # interpolation
+    baseline_errors: Tensor
+    baseline_mse: Tensor
+    reconstruction: Tensor | None = None
+    reconstruction_pasted: Tensor | None = None
+    model_errors: Tensor | None = None
+    model_mse: Tensor | None = None
+
+
+def fill(image: np.ndarray, mask: np.ndarray, patch: int, model: nn.Module | None = None
+         ) -> MaskedFill:
+    """Mask uint8 ``image`` (``mask`` ``(L,)`` bool, True = hidden) and fill it by interpolation
+    and, when given, by ``model.reconstruct``."""
+    x = image_to_batch(image)  # (1, C, side, side)
+    grid = (x.shape[-2] // patch, x.shape[-1] // patch)
+    visible = ~torch.from_numpy(mask_to_image(mask, patch, grid))  # (side, side) bool
+    baseline = interpolate_masked(x, mask, patch)  # (1, C, side, side)
+    base_errors, base_mse = masked_patch_errors(baseline, x, mask, patch_size=patch)
+    out = dict(image=x, masked_input=x * visible, baseline=baseline,
+               baseline_errors=base_errors, baseline_mse=base_mse)
+    if model is not None:
+        xm = x.to(next(model.parameters()).device)
+        recon = model.reconstruct(xm, mask=mask)
+        errors, mse = masked_patch_errors(recon.reconstruction, xm, mask, patch_size=patch)
+        out |= dict(reconstruction=recon.reconstruction,
+                    reconstruction_pasted=recon.reconstruction_pasted,
+                    model_errors=errors, model_mse=mse)
+    return MaskedFill(**out)
+
+
+def masked_only(errors: Tensor, mask: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """``(1, L)`` per-patch errors -> ``(h, w)`` with the visible patches blank (NaN)."""
+    return np.where(mask, errors[0].cpu().numpy(), np.nan).reshape(grid)
+
+
+def patch_records(result: MaskedFill, mask: np.ndarray, grid: tuple[int, int]
+                  ) -> list[dict[str, Any]]:
+    """One CSV row per patch: where it is, whether it is masked, each fill's MSE."""
+    return [{"patch": i, "row": i // grid[1], "column": i % grid[1], "masked": bool(mask[i]),
+             "interpolation_mse": float(result.baseline_errors[0, i])}
+            | ({"mae_mse": float(result.model_errors[0, i])}
+               if result.model_errors is not None else {})
+            for i in range(mask.size)]

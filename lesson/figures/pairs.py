@@ -10,8 +10,9 @@ compare them. View ``j`` of a batch is drawn under its own seed, ``derive_seed(s
 pair together with the parameters that were sampled for it.
 
 Contents: :func:`simclr_view_config` / :func:`checkpoint_view_config` (the view pipeline a SimCLR
-checkpoint trained with), :func:`real_pairs` (views + embeddings), :class:`RealPairs`,
-:func:`trace_pair` (one pair with its sampled parameters), :func:`loss_against_tau`.
+checkpoint trained with), :class:`PairModel` (a SimCLR with that pipeline and its sizes),
+:func:`real_pairs` (views + embeddings), :class:`RealPairs`, :func:`trace_pair` (one pair with
+its sampled parameters), :func:`loss_against_tau`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ssl_core.losses.infonce import info_nce
 from ssl_core.train import derive_seed
 
 __all__ = [
+    "PairModel",
     "RealPairs",
     "checkpoint_view_config",
     "loss_against_tau",
@@ -75,6 +77,30 @@ def checkpoint_view_config(config: Mapping[str, Any]) -> ViewConfig:
     size = int(img_size[0] if isinstance(img_size, list | tuple) else img_size)
     overrides = (config.get("train") or {}).get("augment") or {}
     return simclr_view_config(size, overrides)
+
+
+@dataclass(frozen=True, eq=False)
+class PairModel:
+    """A trained SimCLR and what a page says about it: the view pipeline it trained with, its
+    InfoNCE temperature and the widths of its projections z and backbone features h."""
+
+    method: nn.Module
+    view_config: ViewConfig
+    temperature: float
+    projection_dim: int
+    backbone_dim: int
+
+    @classmethod
+    def of(cls, method: nn.Module, config: Mapping[str, Any]) -> PairModel:
+        """From a SimCLR ``method`` and its checkpoint's ``config.json`` (as a dict)."""
+        return cls(method=method, view_config=checkpoint_view_config(config),
+                   temperature=float(method.config.temperature),
+                   projection_dim=int(method.config.proj_out_dim),
+                   backbone_dim=int(method.backbone.embed_dim))
+
+    def dim(self, kind: str) -> int:
+        """D of the ``"projection"`` (z) or ``"backbone"`` (h) embeddings."""
+        return self.projection_dim if kind == "projection" else self.backbone_dim
 
 
 def loss_against_tau(z1: Tensor, z2: Tensor, taus: Sequence[float]) -> tuple[float, ...]:

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from app import encoders, resources
+from app import encoders, figures, resources
 from ssl_core import paths
 from ssl_core.checkpoints import CheckpointError
 from ssl_core.data import DataError, load_fashion_mnist, subset_indices
@@ -137,14 +137,14 @@ def test_fashion_features_come_in_blocks_shared_by_every_gallery_size(tiny, monk
     np.testing.assert_allclose(raw, points.images.reshape(1234, -1) / 255.0, atol=1e-6)
 
     images_encoded = []
-    real = encoders.extract_features
+    real = encoders.embedding.extract_features
 
     def counting(encoder, data, **kwargs):
         images_encoded.append(len(data[0]))
         return real(encoder, data, **kwargs)
 
-    monkeypatch.setattr(encoders, "extract_features", counting)
-    encoders._fashion_chunk.clear()
+    monkeypatch.setattr(encoders.embedding, "extract_features", counting)
+    encoders.embedding._fashion_chunk.clear()
     option = tiny["ckpt:simclr"]
     big = encoders.features(option, spec)
     assert images_encoded == [500, 500, 500]
@@ -182,6 +182,6 @@ def test_selected_points_maps_traces_to_items():
         {"curve_number": 1, "point_index": 1}, {"curve_number": 0, "point_index": 2},
         {"curve_number": 1, "point_index": 1}, {"curve_number": 5, "point_index": 0},
         {"curve_number": 0, "point_index": 99}]}}
-    assert encoders.selected_points(event, groups) == [2, 9]
-    assert encoders.selected_points(None, groups) == []
-    assert encoders.selected_points({"selection": {"points": []}}, groups) == []
+    assert figures.selected_points(event, groups) == [2, 9]
+    assert figures.selected_points(None, groups) == []
+    assert figures.selected_points({"selection": {"points": []}}, groups) == []

@@ -3,35 +3,26 @@
 Inputs: an encoder (a bundled DINO checkpoint, or DINOv2 when the local Hugging Face cache holds
 it), an image (bundled photo, Fashion-MNIST item or upload; converted to what the model takes),
 the share of attention mass the DINO threshold keeps, and display options. The maps come from
-``ssl_core.eval.attention`` (``attention_maps``, ``mass_threshold_mask``, ``foreground_share``,
-``overlay``); beside them, the measured ``attention_foreground`` result.
+``ssl_core.eval.attention`` (``attention_maps``, ``mass_threshold_mask``, ``foreground_share``),
+the overlays from ``lesson.figures.pictures``; beside them, the measured
+``attention_foreground`` result (tables from ``lesson.figures.attention``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
-from safetensors import SafetensorError
 
 from app import figures, resources
-from app.resources import device, load_bundled_encoder
+from app.measured import measured
 from app.state import Param, restore, share
 from app.widgets import image_picker, picker_params
-from lesson.experiments.attention_foreground import THRESHOLD
+from lesson.experiments.attention_foreground import THRESHOLD, AttentionForegroundResult
+from lesson.figures import attention as lesson_attention
 from lesson.figures.pictures import overlay, upscale_nearest
 from lesson.figures.tables import records_to_csv
-from lesson.results import ResultMissingError, load_result
-from ssl_core import paths
-from ssl_core.checkpoints import (
-    CheckpointError,
-    checkpoint_info,
-    checkpoint_names,
-    checkpoint_stamp,
-)
+from ssl_core.checkpoints import CheckpointError, checkpoint_stamp
 from ssl_core.eval.attention import (
     AttentionMaps,
     attention_maps,
@@ -39,49 +30,19 @@ from ssl_core.eval.attention import (
     mass_threshold_mask,
 )
 from ssl_core.images import image_to_batch, input_geometry, model_input
-from ssl_core.models.hf import (
-    ModelNotAvailableError,
-    list_local_models,
-    load_hf_encoder,
-    weights_stamp,
-)
+from ssl_core.models.hf import ModelNotAvailableError
 
 TILE = 168  # display side of an image panel, px
 HF_PREFIX = "hf:"
 HEADS_PER_ROW = 6
 
 
-def dino_checkpoints() -> list[str]:
-    """Bundled checkpoints trained with DINO (``config.json`` method ``dino``), sorted."""
-    names = []
-    for name in checkpoint_names():
-        try:
-            if checkpoint_info(paths.checkpoints_dir() / name).method == "dino":
-                names.append(name)
-        except (OSError, ValueError):
-            names.append(name)  # listed; loading it will say what is wrong
-    return names
-
-
-def local_dinov2() -> list[str]:
-    """DINOv2 models in the local Hugging Face cache (reads the disk only, in milliseconds)."""
-    return [name for name in list_local_models() if "dinov2" in name]
-
-
-@st.cache_resource(show_spinner="Loading DINOv2 from the local cache…")
-def _hf_encoder(name: str, stamp: str) -> torch.nn.Module:
-    # stamp (the weights' path, mtime and size) is part of the cache key: a model re-fetched
-    # or cut short in the cache is loaded again rather than served from memory.
-    encoder = load_hf_encoder(name, local_only=True, device=device())
-    return encoder.eval().requires_grad_(False)
-
-
-def load_choice(choice: str) -> torch.nn.Module | None:
-    """The encoder behind a selectbox choice (cached, eval, shared: never modified)."""
+def load_choice(choice: str):
+    """The encoder behind a selectbox choice (cached, eval, shared: never modified), or None
+    when a bundled checkpoint is gone."""
     if choice.startswith(HF_PREFIX):
-        name = choice.removeprefix(HF_PREFIX)
-        return _hf_encoder(name, weights_stamp(name))
-    return load_bundled_encoder(choice)
+        return resources.hf_encoder(choice.removeprefix(HF_PREFIX))
+    return resources.load_bundled_encoder(choice)
 
 
 def describe(choice: str) -> str:
@@ -91,8 +52,7 @@ def describe(choice: str) -> str:
 
 
 @st.cache_data(show_spinner="Computing attention…", max_entries=64)
-def compute_maps(image: np.ndarray, choice: str, stamp: str,
-                 _encoder: torch.nn.Module) -> AttentionMaps:
+def compute_maps(image: np.ndarray, choice: str, stamp: str, _encoder) -> AttentionMaps:
     """``choice`` and ``stamp`` (checkpoint mtime) name ``_encoder`` for the cache."""
     return attention_maps(_encoder, image_to_batch(image))
 
@@ -102,26 +62,6 @@ def stamp_of(choice: str) -> str:
     return checkpoint_stamp(path) if path else choice
 
 
-def conversion(picked: np.ndarray, side: int, channels: int) -> str:
-    """What was done to the picked image to make the model's input, in words."""
-    steps = []
-    if picked.shape[0] != picked.shape[1]:
-        steps.append("cropped to its centred square")
-    if channels == 1 and picked.ndim == 3:
-        steps.append("converted to gray")
-    elif channels == 3 and picked.ndim == 2:
-        steps.append("repeated to three channels")
-    if min(picked.shape[:2]) != side:
-        steps.append(f"resized to {side} x {side}")
-    if not steps:
-        return "The picked image is already that."
-    text = (f"The picked {picked.shape[1]} x {picked.shape[0]} "
-            f"{'colour' if picked.ndim == 3 else 'gray'} image was " + ", ".join(steps) + ".")
-    if side <= 32 and max(picked.shape[:2]) > 64:
-        text += f" A {side} x {side} model sees little of a photo: its maps are coarse."
-    return text
-
-
 def panel(image: np.ndarray) -> np.ndarray:
     return upscale_nearest(image, min_side=TILE)
 
@@ -129,57 +69,25 @@ def panel(image: np.ndarray) -> np.ndarray:
 def measured_result() -> None:
     """The ``attention_foreground`` result: attention share on the garment vs its area."""
     st.subheader("Measured: attention on the garment")
-    try:
-        result = load_result("attention_foreground")
-    except ResultMissingError as error:
-        st.info(f"Not measured yet: {error}.", icon=":material/info:")
+    result = measured(AttentionForegroundResult)
+    if result is None:
         return
-    except ValueError as error:
-        st.error(f"The measured result could not be read: {error}", icon=":material/error:")
-        return
-    try:
-        rows = [{"model": m["label"],
-                 "attention on garment": f"{100 * m['attention_share']:.1f} %",
-                 "garment area": f"{100 * m['area_share']:.1f} %",
-                 "lift": f"{m['lift']:.2f}",
-                 "images above area": f"{100 * m['images_above_area']:.0f} %",
-                 "Jaccard @keep": f"{m['jaccard']:.2f}"}
-                for m in result["models"]]
-        st.dataframe(rows, hide_index=True, key="att_result_table")
-        dataset, fg = result["dataset"], result["foreground"]
-        st.caption(
-            f"{dataset['n_images']:,} {dataset['name']} images; foreground: {fg['rule']}. "
-            "Attention share: the CLS token's last-layer attention (mean of the heads, over the "
-            "patches) that lands on foreground pixels. Lift = attention share / area share (1: "
-            "no preference). Jaccard: foreground vs the patches holding "
-            f"{100 * result['keep']:.0f} % of the mass."
-            + "".join(f" Random init: mean of seeds {', '.join(map(str, m['seeds']))}."
-                      for m in result["models"] if m["kind"] == "random")
-            + f" Made by `{result['provenance']['command']}`."
-        )
-        st.markdown(f"**Verdict (generated from the numbers):** {result['verdict']}")
-        per_class = figures.figure(
-            [go.Bar(name=m["label"], x=[c["class"] for c in m["per_class"]],
-                    y=[c["attention_share"] / (c["area_share"] or float("nan"))
-                       for c in m["per_class"]],
-                    hovertemplate="%{x}: lift %{y:.2f}<extra></extra>")
-             for m in result["models"]],
-            height=300, barmode="group", shapes=[figures.hline(1.0, colour="black")],
-            yaxis=dict(title="lift (attention / area)", rangemode="tozero"),
-        )
-        figures.show(per_class, key="att_fig_classes", filename="attention_foreground_classes",
-                     caption="Lift per class: above the black line, the CLS token attends to "
-                             "the garment more than its area explains.")
-        figures.csv_button("Measured result (CSV)", records_to_csv(
-            [{"model": m["name"], "attention_share": m["attention_share"],
-              "area_share": m["area_share"], "lift": m["lift"],
-              "images_above_area": m["images_above_area"], "jaccard": m["jaccard"]}
-             for m in result["models"]]), key="att_result_csv",
-            filename="attention_foreground.csv")
-    except (KeyError, TypeError) as error:
-        st.error(f"The measured result lacks a field ({error}); re-run "
-                 "`python3 -m lesson.experiments.attention_foreground`.",
-                 icon=":material/error:")
+    st.dataframe(lesson_attention.result_rows(result), hide_index=True, key="att_result_table")
+    st.caption(lesson_attention.result_caption(result))
+    st.markdown(f"**Verdict (generated from the numbers):** {result.verdict}")
+    per_class = figures.figure(
+        [go.Bar(name=label, x=classes, y=lift,
+                hovertemplate="%{x}: lift %{y:.2f}<extra></extra>")
+         for label, classes, lift in lesson_attention.per_class_lift(result)],
+        height=300, barmode="group", shapes=[figures.hline(1.0, colour="black")],
+        yaxis=dict(title="lift (attention / area)", rangemode="tozero"),
+    )
+    figures.show(per_class, key="att_fig_classes", filename="attention_foreground_classes",
+                 caption="Lift per class: above the black line, the CLS token attends to "
+                         "the garment more than its area explains.")
+    figures.csv_button("Measured result (CSV)",
+                       records_to_csv(lesson_attention.result_records(result)),
+                       key="att_result_csv", filename="attention_foreground.csv")
 
 
 def heat_figure(maps: AttentionMaps, title: str, values: np.ndarray) -> go.Figure:
@@ -194,7 +102,8 @@ def heat_figure(maps: AttentionMaps, title: str, values: np.ndarray) -> go.Figur
 
 
 # --- encoders available -------------------------------------------------------------------------
-choices = dino_checkpoints() + [HF_PREFIX + name for name in local_dinov2()]
+choices = lesson_attention.dino_checkpoints() + [
+    HF_PREFIX + name for name in resources.local_hf_models() if "dinov2" in name]
 PARAMS: tuple[Param, ...] = (
     *picker_params("att"),
     Param("att_keep", 0.6, lo=0.05, hi=1.0),
@@ -258,8 +167,7 @@ with main_col:
     try:
         encoder = load_choice(choice)
         problem = None if encoder is not None else f"{describe(choice)} is no longer there."
-    except (CheckpointError, ModelNotAvailableError, ValueError, OSError,
-            SafetensorError) as error:  # SafetensorError: a truncated file in the HF cache
+    except (CheckpointError, ModelNotAvailableError, ValueError, OSError) as error:
         encoder, problem = None, str(error)
     if encoder is None:
         st.error(f"Could not load {describe(choice)}: {problem}", icon=":material/error:")
@@ -280,7 +188,7 @@ with main_col:
     st.caption(
         f"The model takes {height} x {width} {'grayscale' if channels == 1 else 'RGB'} images "
         f"({maps.patch_size} px patches, a {gh} x {gw} grid). "
-        + conversion(picked, height, channels)
+        + lesson_attention.conversion(picked, height, channels)
         + " The maps below are computed on that input."
     )
 
@@ -329,11 +237,7 @@ with main_col:
         caption=f"The CLS token's attention to each of the {gh * gw} patches (last layer, mean "
                 "of the heads); the numbers behind the overlays.",
     )
-    records: list[dict[str, Any]] = [
-        {"row": i, "column": j, "mean": float(maps.mean[i, j]), "kept": bool(mask[i, j]),
-         **{f"head_{h}": float(maps.heads[h, i, j]) for h in range(len(maps.heads))}}
-        for i in range(gh) for j in range(gw)
-    ]
+    records = lesson_attention.patch_records(maps, mask)
     figures.csv_button("Attention per patch (CSV)", records_to_csv(records), key="att_csv",
                        filename=f"attention_{choice.replace('/', '_')}.csv")
     st.caption("The URL holds every setting above (except an upload): copy it to share this "

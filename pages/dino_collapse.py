@@ -5,20 +5,18 @@ momentum, the teacher's EMA momentum, steps and a time limit. "Run" trains a sma
 session's own on the bundled Fashion-MNIST (``lesson.live.dino.live_run``,
 through the real trainer) and redraws the charts every few steps; the verdict is
 ``ssl_core.losses.dino.collapse_verdict``. The presets show the measured runs of the
-``dino_collapse`` result at once.
+``dino_collapse`` result at once (drawn by ``app.dino``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from app import figures, workers
+from app.dino import draw_panels, profile_figure, show_measured_runs
 from app.state import Param, restore, share
 from app.widgets import preset_buttons
 from lesson.figures.tables import records_to_csv
@@ -29,14 +27,9 @@ from lesson.live.dino import (
     curve_records,
     live_run,
 )
-from lesson.results import ResultMissingError, load_result
-from ssl_core.losses.dino import ONE_DIM_SHARE
 
 RECIPE = DEFAULT_RECIPE  # the live recipe (tests patch the module's DEFAULT_RECIPE: a tiny one)
 REPORT_EVERY = 5  # redraw the live charts every this many steps
-COLOURS = {"healthy": figures.GLOBAL, "no_centering": figures.POSITIVE,
-           "no_sharpening": figures.ACCENT, "neither": figures.MUTED, "live": "black"}
-
 PARAMS = (
     Param("dino_centering", RECIPE.centering),
     Param("dino_sharpening", RECIPE.sharpening),
@@ -58,98 +51,6 @@ PRESETS = {
         dino_centering=True, dino_sharpening=False, dino_shown="no_sharpening"),
     "Neither": _SWITCHES | dict(dino_centering=False, dino_sharpening=False, dino_shown="neither"),
 }
-PANELS = (  # (metric, y-axis title, what its reference line is)
-    ("teacher_entropy", "teacher entropy (nats)", "log K: uniform"),
-    ("kl_teacher_student", "KL(teacher ‖ student)", None),
-    ("output_std", "std of normalised outputs", "1/√K: healthy spread"),
-    ("dominant_dim_share", "dominant dimension's share", "1/K"),
-)
-
-
-def measured() -> dict[str, Any]:
-    """The bundled ``dino_collapse`` result (raises ResultMissingError / ValueError).
-
-    Not cached: the file is small (a few ms to read), and a re-run of the experiment shows at
-    once.
-    """
-    return load_result("dino_collapse")
-
-
-def reference(metric: str, rows: Sequence[Mapping[str, float]]) -> float | None:
-    """The reference line of a panel, read from the rows (log K, 1/sqrt K or 1/K)."""
-    last = rows[-1]
-    if metric == "teacher_entropy":
-        return last.get("max_entropy")
-    if metric == "output_std":
-        return last.get("output_std_ref")
-    if metric == "dominant_dim_share" and "max_entropy" in last:
-        return math.exp(-last["max_entropy"])
-    return None
-
-
-def panel(metric: str, title: str, note: str | None,
-          runs: Mapping[str, tuple[str, Sequence[Mapping[str, float]]]], *,
-          highlight: str | None = None) -> go.Figure:
-    """One metric against the step for every run in ``runs`` (name -> (label, rows))."""
-    traces = []
-    ref = None
-    for name, (label, rows) in runs.items():
-        points = [r for r in rows if metric in r]
-        if not points:
-            continue
-        ref = reference(metric, points)
-        thick = highlight is None or name == highlight
-        traces.append(go.Scatter(
-            x=[r["step"] for r in points], y=[r[metric] for r in points], name=label,
-            mode="lines", line=dict(color=COLOURS.get(name, figures.ACCENT),
-                                    width=3 if thick else 1.5),
-            opacity=1.0 if thick else 0.55,
-        ))
-    shapes, annotations = [], []
-    if ref is not None and note is not None:
-        shapes.append(figures.hline(ref, dash="dash"))
-        annotations.append(dict(x=0, xref="paper", y=ref, text=f"{note} = {ref:.3g}",
-                                showarrow=False, xanchor="left", yanchor="bottom"))
-    if metric == "dominant_dim_share":
-        shapes.append(figures.hline(ONE_DIM_SHARE, dash="dot"))
-        annotations.append(dict(x=1, xref="paper", y=ONE_DIM_SHARE, showarrow=False,
-                                text="one-dimension collapse", xanchor="right",
-                                yanchor="bottom"))
-    return figures.figure(traces, height=260, showlegend=False, shapes=shapes,
-                          annotations=annotations, xaxis=dict(title="step"),
-                          yaxis=dict(title=title))
-
-
-def profile_figure(histogram: Sequence[float], rows: Sequence[float], *, title: str) -> go.Figure:
-    """The teacher's output: batch-mean p_t per dimension (bars) and the mean sorted p_t (line)."""
-    ranks = list(range(1, len(histogram) + 1))
-    return figures.figure(
-        [go.Bar(x=ranks, y=list(histogram), name="mean over images, per dimension",
-                marker_color=figures.ACCENT),
-         go.Scatter(x=ranks, y=list(rows), name="one image's distribution, sorted (mean)",
-                    mode="lines", line=dict(color=figures.POSITIVE, width=2))],
-        height=280, title=title,
-        shapes=[figures.hline(1 / len(histogram), dash="dash")],
-        xaxis=dict(title="output dimension, most used first"),
-        yaxis=dict(title="teacher probability", type="log"),
-    )
-
-
-def draw_panels(runs: Mapping[str, tuple[str, Sequence[Mapping[str, float]]]], *, key: str,
-                highlight: str | None, slots: Sequence[Any] | None = None,
-                static: bool = True) -> None:
-    """The four metric panels, in ``slots`` (placeholders) or a 2 x 2 grid."""
-    if slots is None:
-        top, bottom = st.columns(2), st.columns(2)
-        slots = [*top, *bottom]
-    for slot, (metric, title, note) in zip(slots, PANELS, strict=True):
-        fig = panel(metric, title, note, runs, highlight=highlight)
-        with slot:
-            if static:
-                figures.show(fig, key=f"{key}_{metric}", filename=f"dino_{key}_{metric}",
-                             caption=title)
-            else:
-                st.plotly_chart(fig, key=f"{key}_{metric}", config={"displaylogo": False})
 
 
 def live_settings() -> LiveDINOConfig:
@@ -287,62 +188,7 @@ else:
 
 # --- the measured runs ----------------------------------------------------------------------------
 st.subheader("Measured: the four variants, same recipe and seed")
-result = None
-try:
-    result = measured()
-except ResultMissingError as error:
-    st.info(f"The measured runs are not bundled: {error}. The live run above works without them.",
-            icon=":material/info:")
-except ValueError as error:
-    st.error(f"The measured runs could not be read: {error}", icon=":material/error:")
-if result is not None:
-    try:
-        variants = result["variants"]
-        runs = {name: (v["label"], v["curve"]) for name, v in variants.items()}
-        shown = st.radio("Highlight", [n for n in VARIANTS if n in variants], key="dino_shown",
-                         horizontal=True, format_func=lambda n: VARIANTS[n][0])
-        chosen = variants[shown]
-        st.markdown(f"**{chosen['label']}** — {chosen['verdict']}")
-        draw_panels(runs, key="dino_fig_measured", highlight=shown)
-        figures.show(profile_figure(chosen["teacher_histogram"],
-                                    chosen.get("teacher_row_profile",
-                                               chosen["teacher_histogram"]),
-                                    title=f"{chosen['label']}: teacher output at step "
-                                          f"{result['steps']}"),
-                     key="dino_fig_measured_profile", filename=f"dino_{shown}_teacher_output",
-                     caption="As above, for the measured run at its last step.")
-        table = [{"variant": v["label"],
-                  "teacher entropy / log K": f"{v['curve'][-1]['teacher_entropy']:.2f} / "
-                                             f"{v['curve'][-1]['max_entropy']:.2f}",
-                  "KL": round(v["curve"][-1]["kl_teacher_student"], 4),
-                  "dominant share": round(v["curve"][-1]["dominant_dim_share"], 3),
-                  "output std × √K": round(v["curve"][-1]["output_std"]
-                                           / v["curve"][-1]["output_std_ref"], 3),
-                  "kNN k=20": next((f"{r['knn_k20']:.1%}" for r in reversed(v["curve"])
-                                    if r.get("knn_k20") is not None), "—"),
-                  "verdict": v["verdict"]} for v in variants.values()]
-        st.dataframe(table, hide_index=True, key="dino_table")
-        provenance = result.get("provenance", {})
-        command = provenance.get("command", "python3 -m lesson.experiments.dino_collapse")
-        start = variants[shown]["curve"][0].get("knn_k20")
-        knn = result.get("knn", {})
-        st.caption(
-            f"{result['steps']} steps each, the last row of each curve. kNN: k = 20 on the "
-            f"teacher backbone's features, {knn.get('train_images', '?')} reference and "
-            f"{knn.get('test_images', '?')} query images"
-            + (f"; the random start scores {start:.1%}" if start is not None else "")
-            + ". A run this short is about the collapse dynamics, not about learning features. "
-            "The verdict (`collapse_verdict` over every step of the run) names three "
-            "collapses: one dimension, uniform, and a constant output that is neither. Made "
-            f"by `{command}` in {provenance.get('wall_time_s', '?')} s.")
-        figures.csv_button(
-            "Measured curves (CSV)",
-            records_to_csv([{"variant": name, **row} for name, v in variants.items()
-                            for row in curve_records(v["curve"])]),
-            key="dino_csv_measured", filename="dino_collapse_measured.csv")
-    except (KeyError, IndexError, TypeError, ValueError) as error:
-        st.error(f"The dino_collapse result has an unexpected shape ({error!r}); re-run "
-                 "`python3 -m lesson.experiments.dino_collapse`.", icon=":material/error:")
+show_measured_runs()
 
 # --- why ------------------------------------------------------------------------------------------
 st.subheader("Why two operations, pulling opposite ways")

@@ -7,9 +7,9 @@ Fashion-MNIST training subset). ``ssl_core.eval.budget_probe`` trains the frozen
 2,000 test items; features are computed only for the drawn images, in chunks. The fit runs as a
 background job (``app.shell.BackgroundJobs``, shared by sessions asking for the same probe) whose
 progress a ``run_every`` fragment shows, so the page answers at once. Beside it: the measured
-label-efficiency curves of every bundled encoder (``load_result("label_efficiency")``), the hard
-exercise's table (``load_result("hard_exercise")``) and the published ImageNet figures the lesson
-quotes.
+label-efficiency curves of every bundled encoder (``LabelEfficiencyResult``), the hard
+exercise's table (``HardExerciseResult``) and the published ImageNet figures the lesson quotes
+(``lesson.figures.probe``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,20 @@ import streamlit as st
 from plotly.colors import qualitative
 
 from app import encoders, figures
+from app.measured import measured
 from app.resources import fashion_mnist
 from app.shell import BackgroundJobs, Job
 from app.state import Param, restore, share
+from lesson.experiments.hard_exercise import HardExerciseResult
+from lesson.experiments.label_efficiency import LabelEfficiencyResult
+from lesson.figures.probe import (
+    IMAGENET_LINEAR_PROBE,
+    hard_caption,
+    hard_rows,
+    labels_per_class,
+    live_records,
+)
 from lesson.figures.tables import records_to_csv
-from lesson.results import ResultMissingError, load_result
 from ssl_core.checkpoints import CheckpointError
 from ssl_core.data import DataError
 from ssl_core.eval import budget_probe
@@ -35,18 +44,7 @@ LABEL_CHOICES = ("1", "2", "5", "10", "20", "50", "100", "200", "500", "1000", "
 TEST_ITEMS = 2000  # test items the live probe is scored on (drawn with seed 0)
 SEEDS = (0, 1, 2)
 CHUNK = 2000  # images per feature-extraction step (one progress-bar step each)
-TRAIN_PER_CLASS = 2000  # the bundled training subset: 20,000 images, 2,000 per class
 ERRORS = (CheckpointError, DataError, ValueError)
-IMAGENET = [  # published linear-probe top-1 on ImageNet-1k, from the papers (not measured here)
-    {"method": "SimCLR", "backbone": "ResNet-50", "ImageNet linear probe": "~71 %",
-     "source": "Chen et al. 2020 (SimCLR v2 paper, ResNet-50 1x)"},
-    {"method": "DINO", "backbone": "ViT-S/16", "ImageNet linear probe": "~77 %",
-     "source": "Caron et al. 2021"},
-    {"method": "MAE", "backbone": "ViT-L/16", "ImageNet linear probe": "~76 %",
-     "source": "He et al. 2022"},
-    {"method": "DINOv2", "backbone": "ViT-g/14", "ImageNet linear probe": "~86 %",
-     "source": "Oquab et al. 2023"},
-]
 
 OPTIONS = [o for o in encoders.encoder_options() if o.kind != "foundation"]
 PARAMS = (
@@ -103,25 +101,6 @@ def _fit_probe(option: encoders.EncoderOption, labels: str,
     return row
 
 
-def per_class(labels: str) -> int:
-    return TRAIN_PER_CLASS if labels == "all" else int(labels)
-
-
-restore(PARAMS)
-st.title("Linear probe")
-st.markdown(
-    "The standard test of a pretrained encoder: **freeze it**, and train only a linear "
-    "classifier on its features with a few labels. The fewer labels it needs, the more the "
-    "pretraining did. Here: Fashion-MNIST, 10 classes, 1 to 2,000 labels per class."
-)
-
-# --- the live probe ----------------------------------------------------------------------------
-input_col, result_col = st.columns([1, 1], gap="large")
-with input_col:
-    option = encoders.encoder_picker(key="lp_enc", options=OPTIONS)
-    labels = st.select_slider("Labels per class", LABEL_CHOICES, key="lp_labels")
-    st.caption("DINOv2 / ViT-MAE are not offered here: 22,000 images at 224 px take many minutes "
-               "on a CPU. `python3 -m ssl_core.probe` measures them offline.")
 def probe_row(option: encoders.EncoderOption, labels: str) -> dict | None:
     """The probe's row once its job is done (its progress until then, or the error)."""
     try:
@@ -142,6 +121,21 @@ def probe_row(option: encoders.EncoderOption, labels: str) -> dict | None:
     return job.result
 
 
+restore(PARAMS)
+st.title("Linear probe")
+st.markdown(
+    "The standard test of a pretrained encoder: **freeze it**, and train only a linear "
+    "classifier on its features with a few labels. The fewer labels it needs, the more the "
+    "pretraining did. Here: Fashion-MNIST, 10 classes, 1 to 2,000 labels per class."
+)
+
+# --- the live probe ----------------------------------------------------------------------------
+input_col, result_col = st.columns([1, 1], gap="large")
+with input_col:
+    option = encoders.encoder_picker(key="lp_enc", options=OPTIONS)
+    labels = st.select_slider("Labels per class", LABEL_CHOICES, key="lp_labels")
+    st.caption("DINOv2 / ViT-MAE are not offered here: 22,000 images at 224 px take many minutes "
+               "on a CPU. `python3 -m ssl_core.probe` measures them offline.")
 with result_col:
     row = probe_row(option, labels)
     if row is not None:
@@ -159,23 +153,24 @@ with result_col:
 # --- measured curves ---------------------------------------------------------------------------
 st.subheader("Label efficiency of every encoder (measured)")
 traces = []
-try:
-    efficiency = load_result("label_efficiency")
-    x = [int(v) for v in efficiency["labels_per_class"]]
-    for i, curve in enumerate(efficiency["curves"]):
+efficiency = measured(LabelEfficiencyResult, missing="The measured curves are not here yet: "
+                      "{error}", unreadable="The measured curves are not here yet: {error}",
+                      problems_as_info=True)
+if efficiency is not None:
+    x = [int(v) for v in efficiency.labels_per_class]
+    for i, curve in enumerate(efficiency.curves):
         traces.append(go.Scatter(
-            x=x, y=curve["accuracy"], name=curve.get("label", curve["name"]),
-            mode="lines+markers", error_y=dict(array=curve.get("std"), thickness=1),
+            x=x, y=curve.accuracy, name=curve.label or curve.name,
+            mode="lines+markers", error_y=dict(array=curve.std, thickness=1),
             line=dict(color=qualitative.Plotly[i % len(qualitative.Plotly)])))
     caption = ("Lines: `python3 -m lesson.experiments.label_efficiency` (provenance in "
                "assets/results/label_efficiency.json; its test set may differ from the live "
                "probe's 2,000 items).")
-except (ResultMissingError, KeyError, TypeError, ValueError) as error:
-    st.info(f"The measured curves are not here yet: {error}", icon=":material/info:")
+else:
     caption = "Only your live measurement is shown until the curves are measured."
 if row is not None:
     traces.append(go.Scatter(
-        x=[per_class(labels)], y=[row["mean_accuracy"]], name=f"live: {option.label}",
+        x=[labels_per_class(labels)], y=[row["mean_accuracy"]], name=f"live: {option.label}",
         mode="markers", marker=dict(symbol="star", size=16, color="black"),
         error_y=dict(array=[row["std_accuracy"]], thickness=1)))
 curve_fig = figures.figure(
@@ -187,31 +182,22 @@ figures.show(curve_fig, key="lp_fig_curves", filename="label_efficiency",
 if row is not None:
     figures.csv_button(
         "Live probe (CSV)",
-        records_to_csv([{"encoder": option.key, "labels_per_class": labels,
-                         "n_train": row["n_train"], "seed": s, "accuracy": a}
-                        for s, a in zip(row["seeds"], row["accuracies"], strict=True)]),
+        records_to_csv(live_records(option.key, labels, row)),
         key="lp_csv", filename=f"linear_probe_{option.key.replace(':', '_')}_{labels}.csv",
     )
 
 # --- the hard exercise -------------------------------------------------------------------------
 st.subheader("Hard exercise: MAE pretraining against supervised training (measured)")
-try:
-    hard = load_result("hard_exercise")
-    st.dataframe(
-        [{"model": r["model"], "backbone": r["backbone"], "epochs": r["epochs"],
-          "accuracy": f"{float(r['accuracy']):.1%}", "protocol": r["protocol"],
-          "wall time (s)": round(float(r["wall_time_s"]), 1)} for r in hard["rows"]],
-        hide_index=True, key="lp_hard")
-    st.caption(f"{hard.get('labelled_subset', '?')} labelled images; produced by "
-               "`python3 -m lesson.experiments.hard_exercise`."
-               + (" Partial: the remaining runs had not finished when it was saved."
-                  if hard.get("complete") is False else ""))
-except (ResultMissingError, KeyError, TypeError, ValueError) as error:
-    st.info(f"The hard exercise's table is not here yet: {error}", icon=":material/info:")
+hard = measured(HardExerciseResult, missing="The hard exercise's table is not here yet: {error}",
+               unreadable="The hard exercise's table is not here yet: {error}",
+               problems_as_info=True)
+if hard is not None:
+    st.dataframe(hard_rows(hard), hide_index=True, key="lp_hard")
+    st.caption(hard_caption(hard))
 
 # --- published reference -----------------------------------------------------------------------
 st.subheader("For scale: published ImageNet figures (not ours)")
-st.dataframe(IMAGENET, hide_index=True, key="lp_imagenet")
+st.dataframe(IMAGENET_LINEAR_PROBE, hide_index=True, key="lp_imagenet")
 st.caption("Linear-probe top-1 accuracy on ImageNet-1k (1.28 M images, 1,000 classes) as "
            "reported in each paper, rounded. They are quoted, not measured by this app, and are "
            "not comparable with the Fashion-MNIST numbers above.")

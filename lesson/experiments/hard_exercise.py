@@ -81,7 +81,7 @@ class HardExerciseResult(Result):
     test_images: int | None = None
     batch_size: int | None = None
     epochs: dict[str, list[int]] | None = None
-    protocol: str
+    protocol: str | None = None
     rows: list[HardRow]
     complete: bool | None = None
     continued_from: Provenance | None = None

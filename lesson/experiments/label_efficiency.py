@@ -40,7 +40,7 @@ class EfficiencyCurve(Record):
 
     name: str
     label: str
-    kind: str  # "ssl" | "random" | "raw"
+    kind: str | None = None  # "ssl" | "random" | "raw"
     backbone: str | None = None
     accuracy: list[float]
     std: list[float] | None = None

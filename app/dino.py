@@ -20,7 +20,7 @@ from lesson.experiments.dino_collapse import DinoCollapseResult
 from lesson.figures.dino import measured_caption, measured_records, reference, variant_table
 from lesson.figures.tables import records_to_csv
 from lesson.live.dino import VARIANTS
-from ssl_core.losses.dino import ONE_DIM_SHARE
+from ssl_core.losses.dino_collapse import ONE_DIM_SHARE
 
 __all__ = ["COLOURS", "PANELS", "Runs", "draw_panels", "panel", "profile_figure",
            "show_measured_runs"]

@@ -27,6 +27,7 @@ from app.resources import fashion_mnist, load_bundled_method
 from lesson.experiments.infonce_tau import InfonceTauResult
 from lesson.experiments.simclr_batch import SimclrBatchResult
 from lesson.figures.infonce import (
+    LESSON_TAUS,
     CandidateWeights,
     batch_summary,
     lesson_random_pairs,
@@ -40,7 +41,7 @@ from lesson.figures.infonce import (
 from lesson.figures.pairs import PairModel, RealPairs, real_pairs
 from lesson.figures.tables import records_to_csv
 from ssl_core.checkpoints import checkpoint_info, checkpoint_stamp, find_checkpoint
-from ssl_core.losses.infonce import LESSON_TAUS, TauSweep, synthetic_pairs
+from ssl_core.losses.infonce_sweep import TauSweep, synthetic_pairs
 
 __all__ = ["Batch", "anchor_figure", "batch_sweep", "heat_figure", "pair_model", "real_stamp",
            "real_tiles", "show_batch_size_result", "show_measured_tau_table", "similarity",

@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from lesson.figures.infonce import sweep_seed_count, sweep_temperatures
-from ssl_core.losses.infonce import info_nce, random_pairs, synthetic_pairs, tau_sweep  # noqa: E402
+from ssl_core.losses.infonce import info_nce
+from ssl_core.losses.infonce_sweep import random_pairs, synthetic_pairs, tau_sweep
 
 CASES = ((16, 32), (128, 128), (400, 50), (512, 128), (700, 400), (1024, 512))
 

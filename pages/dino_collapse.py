@@ -4,7 +4,7 @@ Inputs: centring on/off, sharpening on/off, the teacher and student temperatures
 momentum, the teacher's EMA momentum, steps and a time limit. "Run" trains a small DINO of this
 session's own on the bundled Fashion-MNIST (``lesson.live.dino.live_run``,
 through the real trainer) and redraws the charts every few steps; the verdict is
-``ssl_core.losses.dino.collapse_verdict``. The presets show the measured runs of the
+``ssl_core.losses.dino_collapse.collapse_verdict``. The presets show the measured runs of the
 ``dino_collapse`` result at once (drawn by ``app.dino``).
 """
 

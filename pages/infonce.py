@@ -21,7 +21,7 @@ from lesson.figures.infonce import LESSON, describe_view_config, embedding_label
 from lesson.figures.pictures import encode_png, image_grid
 from lesson.figures.tables import records_to_csv
 from ssl_core.checkpoints import CheckpointError
-from ssl_core.losses.infonce import random_pair_bounds
+from ssl_core.losses.infonce_sweep import random_pair_bounds
 
 MODES = ("synthetic", "real")
 REAL_MAX_N = 512  # real mode: pairs in a batch (1024 views through the encoder)

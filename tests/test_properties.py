@@ -18,14 +18,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssl_core.losses.dino import MIN_TEMP, DINOCenter, collapse_diagnostics, dino_loss, ema_update
-from ssl_core.losses.infonce import (
-    MIN_TAU,
-    info_nce,
-    info_nce_diagnostics,
-    synthetic_pairs,
-    tau_sweep,
-)
+from ssl_core.losses.dino import MIN_TEMP, DINOCenter, dino_loss
+from ssl_core.losses.dino_collapse import collapse_diagnostics
+from ssl_core.losses.dino_teacher import ema_update
+from ssl_core.losses.infonce import MIN_TAU, info_nce, info_nce_diagnostics
+from ssl_core.losses.infonce_sweep import synthetic_pairs, tau_sweep
 from ssl_core.losses.mae import mae_loss, per_patch_error
 from ssl_core.masking import (
     MaskResult,

@@ -21,12 +21,8 @@ from lesson.figures.pictures import encode_png, image_grid, upscale_nearest
 from lesson.figures.tables import matrix_to_csv, records_to_csv
 from lesson.figures.views import crop_box, describe_view, view_record
 from ssl_core.augment import ViewConfig, trace_views
-from ssl_core.losses.infonce import (
-    LESSON_TAUS,
-    info_nce_diagnostics,
-    random_pair_bounds,
-    synthetic_pairs,
-)
+from ssl_core.losses.infonce import info_nce_diagnostics
+from ssl_core.losses.infonce_sweep import DEFAULT_TAUS, random_pair_bounds, synthetic_pairs
 from ssl_core.losses.mae import masked_patch_errors
 from ssl_core.masking import make_mask
 
@@ -193,7 +189,7 @@ def test_negative_share_survives_underflowing_weights():
 
 def test_sweep_helpers():
     taus = sweep_temperatures()
-    assert set(LESSON_TAUS) <= set(taus) and list(taus) == sorted(taus)
+    assert set(DEFAULT_TAUS) <= set(taus) and list(taus) == sorted(taus)
     assert taus[0] == pytest.approx(0.02) and taus[-1] == pytest.approx(2.0)
     assert [sweep_seed_count(n) for n in (2, 16, 128, 256, 1024)] == [20, 16, 2, 1, 1]
     low, high = random_pair_bounds(16, 32, 0.1)

@@ -10,7 +10,7 @@ Trains the live recipe (:data:`lesson.live.dino.DEFAULT_RECIPE`) once per varian
 
 Each variant's curve holds the diagnostics of the training steps (:func:`lesson.live.dino.live_run`)
 and kNN (k = 20) accuracy of the teacher backbone at a few steps; the verdict is
-:func:`ssl_core.losses.dino.collapse_verdict` of every step.
+:func:`ssl_core.losses.dino_collapse.collapse_verdict` of every step.
 
 ``python3 -m lesson.experiments.dino_collapse`` writes ``assets/results/dino_collapse.json``.
 """

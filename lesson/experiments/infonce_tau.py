@@ -6,8 +6,8 @@ For each tau in the lesson's four values (0.05, 0.1, 0.2, 0.5):
 
 - ``synthetic``: the mean InfoNCE of aligned toy pairs (``synthetic_pairs``, noise 0.5) and of
   random pairs (``random_pairs``) over many seeds, at the lesson's batch N = 16, D = 32
-  (``ssl_core.losses.infonce.tau_sweep``); ``synthetic_large`` does the same at N = 512, D = 128,
-  the real batch's shape;
+  (``ssl_core.losses.infonce_sweep.tau_sweep``); ``synthetic_large`` does the same at N = 512,
+  D = 128, the real batch's shape;
 - ``real``: the bundled SimCLR's InfoNCE on N = 512 real pairs (two SimCLR views of each of 512
   bundled Fashion-MNIST training images, ``lesson.figures.pairs.real_pairs``), over a few seeds, on
   the projections z (what the loss saw in training) and on the backbone features h;
@@ -34,7 +34,7 @@ from lesson.figures.pairs import loss_against_tau, real_pairs, simclr_view_confi
 from lesson.results import Record, Result, Stopwatch
 from ssl_core import paths
 from ssl_core.augment import ViewConfig
-from ssl_core.losses.infonce import LESSON_TAUS, tau_sweep
+from ssl_core.losses.infonce_sweep import DEFAULT_TAUS, tau_sweep
 
 __all__ = ["InfonceTauResult", "RealLosses", "SyntheticSweep", "main", "real_losses", "run"]
 
@@ -152,7 +152,7 @@ def _synthetic(taus: Sequence[float], *, n: int, d: int, noise: float,
 
 def run(
     *,
-    taus: Sequence[float] = LESSON_TAUS,
+    taus: Sequence[float] = DEFAULT_TAUS,
     n: int = 16,
     d: int = 32,
     noise: float = 0.5,

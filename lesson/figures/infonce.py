@@ -22,17 +22,13 @@ from lesson.figures.tables import matrix_to_csv
 from lesson.figures.views import describe_view
 from ssl_core.augment import ViewConfig
 from ssl_core.images import to_uint8_image
-from ssl_core.losses.infonce import (
-    LESSON_TAUS,
-    InfoNCEDiagnostics,
-    TauSweep,
-    info_nce_diagnostics,
-    tau_sweep,
-)
+from ssl_core.losses.infonce import InfoNCEDiagnostics, info_nce_diagnostics
+from ssl_core.losses.infonce_sweep import DEFAULT_TAUS, TauSweep, tau_sweep
 
 __all__ = [
     "HEATMAP_SIDE",
     "LESSON",
+    "LESSON_TAUS",
     "TOP_K",
     "CandidateWeights",
     "batch_summary",
@@ -54,6 +50,7 @@ __all__ = [
 HEATMAP_SIDE = 256  # cells a side; larger matrices are block-averaged
 TOP_K = 48  # bars in the anchor panel
 LESSON = dict(n=16, d=32, tau=0.1, batches=200)  # the lesson's random-pairs claim
+LESSON_TAUS = DEFAULT_TAUS  # the four temperatures the lesson compares
 
 
 def pool_matrix(matrix: np.ndarray, *, max_side: int) -> tuple[np.ndarray, int]:

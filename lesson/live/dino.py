@@ -4,11 +4,12 @@
 takes a fraction of a second on one CPU thread, and the switches a student flips: centring,
 sharpening, temperatures, momenta) through the real :class:`ssl_core.train.Trainer` (one CPU
 process, no Lightning import) and yields a report every few steps: the step's
-:class:`ssl_core.losses.dino.CollapseDiagnostics` (teacher entropy against log K, KL(teacher ||
-student), the normalised output std, the dominant dimension's share...), the teacher's output
-profile on a fixed probe batch of test images (:func:`teacher_profile`), and
-:func:`~ssl_core.losses.dino.collapse_verdict` of every step so far. The four :data:`VARIANTS`
-(centring and sharpening on / off) are what the ``dino_collapse`` experiment measures.
+:class:`ssl_core.losses.dino_collapse.CollapseDiagnostics` (teacher entropy against log K,
+KL(teacher || student), the normalised output std, the dominant dimension's share...), the
+teacher's output profile on a fixed probe batch of test images (:func:`teacher_profile`), and
+:func:`~ssl_core.losses.dino_collapse.collapse_verdict` of every step so far. The four
+:data:`VARIANTS` (centring and sharpening on / off) are what the ``dino_collapse`` experiment
+measures.
 
 Live trainers for the other methods (SimCLR, MAE) belong next to this one, as modules of
 :mod:`lesson.live` with the same shape: a frozen config of plain values (it keys caches and
@@ -29,7 +30,8 @@ import torch
 from torch import Tensor
 
 from ssl_core.images import images_to_batch
-from ssl_core.losses.dino import collapse_verdict, teacher_probs
+from ssl_core.losses.dino import teacher_probs
+from ssl_core.losses.dino_collapse import collapse_verdict
 from ssl_core.methods.dino import DINOConfig
 from ssl_core.train import TrainConfig, Trainer
 
@@ -296,7 +298,7 @@ def live_run(
     - ``row``: ``{"step", *DIAGNOSTIC_KEYS}`` of the step just done (plus ``knn_k20`` at the
       steps in ``knn_at`` that are reported; needs ``knn_split``);
     - ``teacher_histogram``, ``teacher_row_profile``: see :func:`teacher_profile`;
-    - ``verdict``: :func:`~ssl_core.losses.dino.collapse_verdict` of every step so far;
+    - ``verdict``: :func:`~ssl_core.losses.dino_collapse.collapse_verdict` of every step so far;
     - ``total_steps``, ``elapsed_s`` (training time), ``steps_per_s``, and ``done`` (True on
       the last report: the run reached ``steps`` or its time limit). When the time limit
       falls right after a report, the last report repeats that report's step with

@@ -1,4 +1,4 @@
-"""DINO self-distillation: the loss, the teacher centre, the EMA teacher and collapse diagnostics.
+"""DINO self-distillation: the loss and the teacher centre.
 
 DINO (Caron et al., 2021, "Emerging Properties in Self-Supervised Vision Transformers") trains a
 student network to match a teacher network's output distribution across crops of one image. The
@@ -9,8 +9,11 @@ collapsing, except two operations on the teacher's output:
   but on its own pushes the teacher towards the uniform distribution);
 - *sharpening* divides by a low teacher temperature (pushes towards one-hot, the opposite way).
 
-Each alone collapses; together they balance. `collapse_diagnostics` measures which way a run is
-going and `collapse_verdict` turns a history of those numbers into one sentence.
+Each alone collapses; together they balance. The teacher's schedules and EMA update are in
+:mod:`ssl_core.losses.dino_teacher`; :mod:`ssl_core.losses.dino_collapse` measures which way a
+run is going (`collapse_diagnostics`) and turns a history of those numbers into one sentence
+(`collapse_verdict`). The helpers that validate and pair the views are public so that those
+modules score a step exactly as the loss does.
 
 Semantics follow facebookresearch/dino (`DINOLoss`, `update_center`, the teacher EMA loop and
 `cosine_scheduler`); where this module deviates it says so in the docstring.
@@ -22,8 +25,8 @@ usually 2), V_s = student views (the same global crops first, then the local cro
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import torch
@@ -32,20 +35,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
-    "CollapseDiagnostics",
+    "MIN_TEMP",
     "DINOCenter",
     "DINOLoss",
     "DINOLossConfig",
-    "MIN_TEMP",
-    "collapse_diagnostics",
-    "collapse_verdict",
-    "cosine_momentum",
+    "as_float32",
+    "check_center",
+    "check_temperature",
     "dino_loss",
     "dino_pairs",
-    "effective_rank",
-    "ema_update",
     "entropy",
-    "normalized_output_std",
+    "entropy_from_logits",
+    "finite_log_softmax",
+    "pair_cross_entropy",
+    "resolve_views",
     "teacher_probs",
     "teacher_temp_at",
 ]
@@ -58,7 +61,7 @@ Views = Tensor | Sequence[Tensor]
 # ----------------------------------------------------------------------------------------------
 
 
-def _as_float(x: Tensor) -> Tensor:
+def as_float32(x: Tensor) -> Tensor:
     """Upcast half precision to float32 (softmax of logits / 0.04 overflows fp16); keep fp64."""
     return x if x.dtype in (torch.float32, torch.float64) else x.float()
 
@@ -94,11 +97,12 @@ def _check_nonempty(views: Tensor, *, name: str) -> None:
 
 
 # Smallest accepted temperature: below about 1e-38 the float32 logits / temp overflow and the loss
-# is NaN; 1e-6 keeps it finite with room to spare (the sliders stop at 1e-3).
+# is NaN; 1e-6 keeps it finite with room to spare.
 MIN_TEMP: Final = 1e-6
 
 
-def _check_temp(value: float, name: str) -> None:
+def check_temperature(value: float, name: str) -> None:
+    """ValueError naming ``name`` unless ``value`` is a finite temperature >= :data:`MIN_TEMP`."""
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive finite temperature; got {value}")
     if value < MIN_TEMP:
@@ -108,7 +112,8 @@ def _check_temp(value: float, name: str) -> None:
         )
 
 
-def _check_center(center: Tensor, k: int) -> None:
+def check_center(center: Tensor, k: int) -> None:
+    """ValueError unless ``center`` is (1, K) or (K,) for logits of K dimensions."""
     if center.shape not in ((1, k), (k,)):
         raise ValueError(
             f"center must have shape (1, K) or (K,) with K={k} (the logits' last dimension); got "
@@ -116,10 +121,11 @@ def _check_center(center: Tensor, k: int) -> None:
         )
 
 
-def _resolve_views(
+def resolve_views(
     student_logits: Views, teacher_logits: Views, n_global: int | None
 ) -> tuple[Tensor, Tensor, list[tuple[int, int]]]:
-    """Validate and stack both sides; return student (V_s, B, K), teacher (V_t, B, K), pairs."""
+    """Validate and stack both sides of a DINO step, as :func:`dino_loss` takes them; return
+    student (V_s, B, K), teacher (V_t, B, K) and the :func:`dino_pairs` they make."""
     student = _stack_views(student_logits, name="student_logits")  # (V_s, B, K)
     teacher = _stack_views(teacher_logits, name="teacher_logits")  # (V_t, B, K)
     _check_nonempty(student, name="student_logits")
@@ -182,9 +188,9 @@ def teacher_probs(teacher_logits: Tensor, center: Tensor, teacher_temp: float) -
 
     teacher_logits: (..., K); center: (1, K) or (K,). Returns (..., K), rows sum to 1, no grad.
     """
-    _check_temp(teacher_temp, "teacher_temp")
-    _check_center(center, teacher_logits.shape[-1])
-    t = _as_float(teacher_logits.detach())
+    check_temperature(teacher_temp, "teacher_temp")
+    check_center(center, teacher_logits.shape[-1])
+    t = as_float32(teacher_logits.detach())
     c = center.detach().to(t.dtype)
     return F.softmax((t - c) / teacher_temp, dim=-1)  # (..., K)
 
@@ -194,19 +200,19 @@ def entropy(p: Tensor, dim: int = -1) -> Tensor:
     return 0.0 - torch.xlogy(p, p).sum(dim)  # 0.0 - x rather than -x: no "-0.0" in reports
 
 
-def _entropy_from_logits(logits: Tensor) -> Tensor:
+def entropy_from_logits(logits: Tensor) -> Tensor:
     """Entropy of softmax(logits) computed from log_softmax (finite at any temperature)."""
     log_p = F.log_softmax(logits, dim=-1)  # (..., K)
     return 0.0 - (log_p.exp() * log_p).sum(-1)
 
 
-def _finite_log_softmax(logits: Tensor) -> Tensor:
+def finite_log_softmax(logits: Tensor) -> Tensor:
     """log_softmax with -inf clamped to the most negative finite value, so 0 * log 0 stays 0."""
     log_p = F.log_softmax(logits, dim=-1)
     return log_p.clamp_min(torch.finfo(log_p.dtype).min)
 
 
-def _pair_cross_entropy(
+def pair_cross_entropy(
     p_teacher: Tensor, log_p_student: Tensor, pairs: list[tuple[int, int]]
 ) -> Tensor:
     """Batch-mean cross-entropy for each pair: p_teacher (V_t, B, K), log_p_student (V_s, B, K)."""
@@ -240,11 +246,11 @@ def dino_loss(
     n_loss_terms). Computed in float32 (or float64 if given). Does not update the centre: call
     `DINOCenter.update(teacher_logits)` after, or use `DINOLoss`, which does both.
     """
-    _check_temp(student_temp, "student_temp")
-    student, teacher, pairs = _resolve_views(student_logits, teacher_logits, n_global)
+    check_temperature(student_temp, "student_temp")
+    student, teacher, pairs = resolve_views(student_logits, teacher_logits, n_global)
     p_t = teacher_probs(teacher, center, teacher_temp)  # (V_t, B, K), detached
-    log_p_s = _finite_log_softmax(_as_float(student) / student_temp)  # (V_s, B, K)
-    return _pair_cross_entropy(p_t.to(log_p_s.dtype), log_p_s, pairs).mean()
+    log_p_s = finite_log_softmax(as_float32(student) / student_temp)  # (V_s, B, K)
+    return pair_cross_entropy(p_t.to(log_p_s.dtype), log_p_s, pairs).mean()
 
 
 def teacher_temp_at(
@@ -257,8 +263,8 @@ def teacher_temp_at(
     warmup_epochs - 1; integer epochs match the official array exactly, fractional epochs (a live
     run counting in steps) interpolate. warmup_epochs=0 means no warm-up.
     """
-    _check_temp(teacher_temp, "teacher_temp")
-    _check_temp(warmup_teacher_temp, "warmup_teacher_temp")
+    check_temperature(teacher_temp, "teacher_temp")
+    check_temperature(warmup_teacher_temp, "warmup_teacher_temp")
     if warmup_epochs < 0:
         raise ValueError(f"warmup_epochs must be >= 0; got {warmup_epochs}")
     if epoch < 0:
@@ -269,56 +275,6 @@ def teacher_temp_at(
         return warmup_teacher_temp
     progress = epoch / (warmup_epochs - 1)
     return warmup_teacher_temp + (teacher_temp - warmup_teacher_temp) * min(progress, 1.0)
-
-
-def cosine_momentum(step: int, total_steps: int, base: float = 0.996, final: float = 1.0) -> float:
-    """Teacher EMA momentum on DINO's cosine schedule: `base` at step 0, `final` at total_steps.
-
-    m(step) = final - (final - base) * (1 + cos(pi * step / total_steps)) / 2, non-decreasing when
-    base <= final. (The official `cosine_scheduler` divides by the number of iterations, so its
-    last value stops one step short of `final`; here step == total_steps gives `final` exactly.)
-    """
-    if total_steps < 1:
-        raise ValueError(f"total_steps must be >= 1; got {total_steps}")
-    if not 0 <= step <= total_steps:
-        raise ValueError(f"step must be in [0, total_steps={total_steps}]; got {step}")
-    for name, value in (("base", base), ("final", final)):
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} momentum must be in [0, 1]; got {value}")
-    return final - (final - base) * (1.0 + math.cos(math.pi * step / total_steps)) / 2.0
-
-
-@torch.no_grad()
-def ema_update(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
-    """In place: teacher_p = momentum * teacher_p + (1 - momentum) * student_p, per parameter.
-
-    Parameters are matched by name; names and shapes must agree (ValueError otherwise).
-    Only parameters are averaged, as in the official loop. Buffers (BatchNorm running statistics)
-    are NOT copied: the teacher keeps its own, which it updates from its own forward passes in
-    train mode. A teacher in eval mode with BatchNorm therefore uses stale statistics; prefer
-    LayerNorm heads (DINO's ViTs) or put the teacher in train mode.
-    """
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"EMA momentum must be in [0, 1] (1 freezes the teacher); got {momentum}")
-    t_params = dict(teacher.named_parameters())
-    s_params = dict(student.named_parameters())
-    if t_params.keys() != s_params.keys():
-        only_t = sorted(t_params.keys() - s_params.keys())
-        only_s = sorted(s_params.keys() - t_params.keys())
-        raise ValueError(
-            f"teacher and student parameter names differ (build the teacher as a deepcopy of the "
-            f"student): only in teacher {only_t[:5]}, only in student {only_s[:5]}"
-        )
-    for name, t in t_params.items():
-        s = s_params[name]
-        if t.shape != s.shape:
-            raise ValueError(
-                f"parameter {name!r} has shape {tuple(t.shape)} in the teacher and "
-                f"{tuple(s.shape)} in the student"
-            )
-    for name, t in t_params.items():
-        # Same arithmetic as the official loop: t * m, then + (1 - m) * s.
-        t.mul_(momentum).add_((1.0 - momentum) * s_params[name].detach().to(t.dtype))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -365,7 +321,7 @@ class DINOCenter(nn.Module):
         k = self.center.shape[1]
         if rows.shape[1] != k:
             raise ValueError(f"teacher_logits have K={rows.shape[1]}; this centre has K={k}")
-        rows = _as_float(rows)
+        rows = as_float32(rows)
         count = rows.new_tensor([rows.shape[0]])
         sum_count = torch.cat([rows.sum(0), count])  # (K + 1,): column sums, then the row count
         if dist.is_available() and dist.is_initialized():
@@ -393,9 +349,9 @@ class DINOLossConfig:
     def __post_init__(self) -> None:
         if self.out_dim < 1:
             raise ValueError(f"out_dim must be >= 1; got {self.out_dim}")
-        _check_temp(self.student_temp, "student_temp")
-        _check_temp(self.teacher_temp, "teacher_temp")
-        _check_temp(self.warmup_teacher_temp, "warmup_teacher_temp")
+        check_temperature(self.student_temp, "student_temp")
+        check_temperature(self.teacher_temp, "teacher_temp")
+        check_temperature(self.warmup_teacher_temp, "warmup_teacher_temp")
         if self.warmup_teacher_temp_epochs < 0:
             raise ValueError(
                 f"warmup_teacher_temp_epochs must be >= 0; got {self.warmup_teacher_temp_epochs}"
@@ -449,202 +405,3 @@ class DINOLoss(nn.Module):
         if self.training:
             self.centering.update(teacher_logits)
         return loss
-
-
-# ----------------------------------------------------------------------------------------------
-# Collapse diagnostics
-# ----------------------------------------------------------------------------------------------
-
-# Verdict thresholds (collapse_verdict's defaults).
-ONE_DIM_SHARE: Final = 0.9  # dominant_dim_share above this: one output dimension took over.
-UNIFORM_ENTROPY_RATIO: Final = 0.95  # teacher_entropy / log K above this: near-uniform teacher...
-COLLAPSED_STD_RATIO: Final = 0.2  # ...and output_std * sqrt(K) below this: the output is constant.
-
-
-def normalized_output_std(outputs: Tensor) -> Tensor:
-    """SimSiam's collapse metric: mean over dims of the batch std of L2-normalised rows.
-
-    outputs: (N, K). About 1/sqrt(K) for healthy isotropic outputs, 0 when every row is the same.
-    """
-    z = F.normalize(_as_float(outputs), dim=-1)  # (N, K) unit rows
-    return z.std(dim=0, unbiased=False).mean()
-
-
-def effective_rank(outputs: Tensor) -> Tensor:
-    """RankMe effective rank: exp of the entropy of the L1-normalised singular values.
-
-    outputs: (N, K). 1 for a rank-one (constant-direction) matrix, min(N, K) for a flat spectrum,
-    0 for the all-zero matrix.
-    """
-    s = torch.linalg.svdvals(_as_float(outputs))  # (min(N, K),)
-    total = s.sum()
-    if total <= 0:
-        return total.new_zeros(())
-    return torch.exp(entropy(s / total))
-
-
-@dataclass(frozen=True)
-class CollapseDiagnostics:
-    """Numbers that tell a healthy DINO run from its two collapses. Entropies in nats.
-
-    teacher_entropy: mean over rows of H(p_t), p_t the centred + sharpened teacher distribution.
-        -> log K (max_entropy) in uniform collapse, -> 0 for sharp teachers (healthy or one-dim).
-    max_entropy: log K, the uniform ceiling.
-    marginal_entropy: H of the batch-mean p_t. High when different samples pick different
-        dimensions (healthy, or uniform collapse); -> 0 in one-dimension collapse.
-    kl_teacher_student: mean over DINO pairs of KL(p_t || p_s); loss = entropy + KL per pair
-        (the paper's Fig. 7 decomposition). -> 0 in either collapse.
-    loss: the DINO cross-entropy (mean over pairs), as dino_loss.
-    output_std / output_std_ref: `normalized_output_std` of the raw teacher logits (before
-        centring, all teacher views pooled) and the healthy reference 1/sqrt(K). Raw logits, so a
-        constant output reads 0 whatever the centre is (centring a constant would leave only
-        noise, which normalisation blows up to look healthy).
-    dominant_dim_share: the primary one-dimension metric, max_k of the batch-mean p_t: the share
-        of the teacher's probability mass on its most used dimension. 1/K uniform, -> 1 collapsed.
-    argmax_mode_share: fraction of rows whose teacher argmax is the most frequent argmax
-        (secondary; reads 1 for a uniform teacher too, where argmax is arbitrary).
-    effective_rank: RankMe of the raw teacher logits (all views pooled, (V_t * B, K)).
-    """
-
-    teacher_entropy: float
-    max_entropy: float
-    marginal_entropy: float
-    kl_teacher_student: float
-    loss: float
-    output_std: float
-    output_std_ref: float
-    dominant_dim_share: float
-    argmax_mode_share: float
-    effective_rank: float
-
-    def to_dict(self) -> dict[str, float]:
-        """Plain dict for JSON, tables and `collapse_verdict`."""
-        return asdict(self)
-
-
-@torch.no_grad()
-def collapse_diagnostics(
-    *,
-    teacher_logits: Views,
-    student_logits: Views,
-    center: Tensor,
-    teacher_temp: float = 0.04,
-    student_temp: float = 0.1,
-    n_global: int | None = None,
-) -> CollapseDiagnostics:
-    """Collapse diagnostics for one step; inputs and view pairing exactly as `dino_loss`.
-
-    A single (B, K) teacher and a single (B, K) student of the same crop give no pair; pass
-    n_global=0 when they are different crops. See `CollapseDiagnostics` for each number.
-    """
-    _check_temp(student_temp, "student_temp")
-    student, teacher, pairs = _resolve_views(student_logits, teacher_logits, n_global)
-    k = teacher.shape[-1]
-    _check_center(center, k)
-    t = _as_float(teacher)  # (V_t, B, K)
-    c = center.detach().to(t.dtype)
-    t_scaled = (t - c) / teacher_temp  # (V_t, B, K)
-    log_p_t = F.log_softmax(t_scaled, dim=-1)  # (V_t, B, K)
-    p_t = log_p_t.exp()
-    log_p_s = _finite_log_softmax(_as_float(student) / student_temp).to(t.dtype)  # (V_s, B, K)
-
-    h_rows = _entropy_from_logits(t_scaled)  # (V_t, B)
-    ce = _pair_cross_entropy(p_t, log_p_s, pairs)  # (n_pairs,)
-    h_pairs = h_rows.mean(1)[torch.tensor([i for i, _ in pairs], device=h_rows.device)]
-    kl = (ce - h_pairs).clamp_min(0.0)  # KL >= 0; clamp rounding
-
-    rows = t.reshape(-1, k)  # (V_t * B, K) raw teacher logits
-    p_rows = p_t.reshape(-1, k)  # (V_t * B, K)
-    marginal = p_rows.mean(0)  # (K,)
-    argmax_counts = torch.bincount(p_rows.argmax(-1), minlength=k)  # (K,)
-    return CollapseDiagnostics(
-        teacher_entropy=h_rows.mean().item(),
-        max_entropy=math.log(k),
-        marginal_entropy=entropy(marginal).item(),
-        kl_teacher_student=kl.mean().item(),
-        loss=ce.mean().item(),
-        output_std=normalized_output_std(rows).item(),
-        output_std_ref=1.0 / math.sqrt(k),
-        dominant_dim_share=marginal.max().item(),
-        argmax_mode_share=(argmax_counts.max() / rows.shape[0]).item(),
-        effective_rank=effective_rank(rows).item(),
-    )
-
-
-_VERDICT_KEYS = (
-    "teacher_entropy",
-    "max_entropy",
-    "output_std",
-    "output_std_ref",
-    "dominant_dim_share",
-)
-
-
-def collapse_verdict(
-    history: Sequence[Mapping[str, float] | CollapseDiagnostics],
-    *,
-    one_dim_share: float = ONE_DIM_SHARE,
-    uniform_entropy_ratio: float = UNIFORM_ENTROPY_RATIO,
-    collapsed_std_ratio: float = COLLAPSED_STD_RATIO,
-) -> str:
-    """One sentence on a run, from per-step diagnostics (dicts or `CollapseDiagnostics`).
-
-    A step is *one-dimension collapsed* when dominant_dim_share > one_dim_share, and *uniform
-    collapsed* when teacher_entropy > uniform_entropy_ratio * log K and output_std <
-    collapsed_std_ratio / sqrt(K) (near-uniform teacher AND a constant output). A step whose
-    output_std is that low without either is *constant*: the output no longer depends on the
-    input, though its one distribution is neither one-hot nor uniform. The run is collapsed if
-    its last step is; the reported step is the first of the final unbroken streak of that
-    state, so a transient blip that recovered does not count. A dict's "step" entry names its
-    step; otherwise its position in `history` does. Returns a sentence starting with
-    "collapsed to a constant (one dimension) at step k", "collapsed to uniform at step k",
-    "collapsed to a constant output at step k" or "healthy".
-    """
-    if not history:
-        raise ValueError("history is empty; pass at least one step's diagnostics")
-    rows = [h.to_dict() if isinstance(h, CollapseDiagnostics) else dict(h) for h in history]
-    for pos, row in enumerate(rows):
-        missing = [key for key in _VERDICT_KEYS if key not in row]
-        if missing:
-            raise ValueError(
-                f"history[{pos}] lacks {missing}; pass collapse_diagnostics(...).to_dict() rows"
-            )
-
-    def state(row: Mapping[str, float]) -> str:
-        if row["dominant_dim_share"] > one_dim_share:
-            return "one_dim"
-        entropy_high = row["teacher_entropy"] > uniform_entropy_ratio * row["max_entropy"]
-        std_low = row["output_std"] < collapsed_std_ratio * row["output_std_ref"]
-        if std_low:
-            return "uniform" if entropy_high else "constant"
-        return "healthy"
-
-    states = [state(row) for row in rows]
-    last = rows[-1]
-    if states[-1] == "healthy":
-        return (
-            f"healthy: teacher entropy {last['teacher_entropy']:.2f} of max "
-            f"{last['max_entropy']:.2f} nats, top dimension holds "
-            f"{100 * last['dominant_dim_share']:.0f}% of the teacher's mass"
-        )
-    start = len(states) - 1
-    while start > 0 and states[start - 1] == states[-1]:
-        start -= 1
-    step = rows[start].get("step", start)
-    step_text = f"{step:g}" if isinstance(step, float) else str(step)
-    if states[-1] == "one_dim":
-        return (
-            f"collapsed to a constant (one dimension) at step {step_text}: one output dimension "
-            f"holds {100 * last['dominant_dim_share']:.0f}% of the teacher's probability mass"
-        )
-    if states[-1] == "constant":
-        return (
-            f"collapsed to a constant output at step {step_text}: the teacher's output no longer "
-            f"depends on the input (std {last['output_std'] / last['output_std_ref']:.2f} of "
-            f"1/sqrt(K)), though no dimension dominates and it is not uniform"
-        )
-    return (
-        f"collapsed to uniform at step {step_text}: teacher entropy "
-        f"{last['teacher_entropy']:.2f} of max {last['max_entropy']:.2f} nats and the output no "
-        f"longer depends on the input"
-    )

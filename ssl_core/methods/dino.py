@@ -9,7 +9,7 @@ The teacher starts as a copy of the student, never receives gradients (``require
 and stays in eval mode even when ``.train()`` is called on the method. It is the network to
 evaluate after training (``encoder``), as in the paper.
 
-Collapse controls, for the collapse experiment (see ``ssl_core.losses.dino``):
+Collapse controls, to study the two collapses (see ``ssl_core.losses.dino_collapse``):
 
 - ``centering=False`` keeps the centre at zero (sharpening alone: one dimension takes over).
 - ``sharpening=False`` sets the teacher temperature to the student's (``student_temp``), so the
@@ -31,13 +31,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from ssl_core.losses.dino import (
-    DINOLoss,
-    DINOLossConfig,
-    collapse_diagnostics,
-    cosine_momentum,
-    ema_update,
-)
+from ssl_core.losses.dino import DINOLoss, DINOLossConfig
+from ssl_core.losses.dino_collapse import collapse_diagnostics
+from ssl_core.losses.dino_teacher import cosine_momentum, ema_update
 from ssl_core.methods.base import MethodBase
 from ssl_core.models.heads import DINOHead
 
@@ -172,7 +168,7 @@ class DINO(MethodBase):
     """DINO around any backbone with ``forward_features(x) -> (B, D)`` and ``embed_dim``.
 
     ``training_step(views) -> (loss, metrics)``; metrics are ``loss``, ``teacher_temp`` and every
-    field of :class:`~ssl_core.losses.dino.CollapseDiagnostics` (``teacher_entropy``,
+    field of :class:`~ssl_core.losses.dino_collapse.CollapseDiagnostics` (``teacher_entropy``,
     ``max_entropy``, ``marginal_entropy``, ``kl_teacher_student``, ``output_std``,
     ``output_std_ref``, ``dominant_dim_share``, ``argmax_mode_share``, ``effective_rank``; its
     ``loss`` field equals the loss), so a list of them feeds ``collapse_verdict`` directly.

@@ -11,22 +11,23 @@ import torch.distributed as dist
 from torch import nn
 
 from ssl_core.losses.dino import (
-    CollapseDiagnostics,
     DINOCenter,
     DINOLoss,
     DINOLossConfig,
-    collapse_diagnostics,
-    collapse_verdict,
-    cosine_momentum,
     dino_loss,
     dino_pairs,
-    effective_rank,
-    ema_update,
     entropy,
-    normalized_output_std,
     teacher_probs,
     teacher_temp_at,
 )
+from ssl_core.losses.dino_collapse import (
+    CollapseDiagnostics,
+    collapse_diagnostics,
+    collapse_verdict,
+    effective_rank,
+    normalized_output_std,
+)
+from ssl_core.losses.dino_teacher import cosine_momentum, ema_update
 
 
 def _gen(seed: int) -> torch.Generator:

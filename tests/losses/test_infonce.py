@@ -9,14 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssl_core.losses.infonce import (
-    LESSON_TAUS,
-    info_nce,
-    info_nce_diagnostics,
-    random_pairs,
-    synthetic_pairs,
-    tau_sweep,
-)
+from ssl_core.losses.infonce import info_nce, info_nce_diagnostics
+from ssl_core.losses.infonce_sweep import DEFAULT_TAUS, random_pairs, synthetic_pairs, tau_sweep
 
 # --------------------------------------------------------------------------------------------
 # Slow explicit references: python loops over anchors and candidates, float64 python numbers.
@@ -191,7 +185,7 @@ def test_identical_pairs_give_a_loss_near_zero() -> None:
 def test_temperature_sweep_aligned_falls_and_random_rises_as_tau_falls(
     n: int, d: int, noise: float, seeds: range
 ) -> None:
-    sweep = tau_sweep(LESSON_TAUS, n=n, d=d, noise=noise, seeds=seeds)
+    sweep = tau_sweep(DEFAULT_TAUS, n=n, d=d, noise=noise, seeds=seeds)
     assert sweep.taus == (0.05, 0.1, 0.2, 0.5)
     aligned, random = sweep.aligned, sweep.random  # ordered by increasing tau
     # Aligned: every step from 0.5 down to 0.05 lowers the loss.
@@ -411,7 +405,7 @@ def test_lower_tau_concentrates_weight_on_the_hardest_negative() -> None:
     z1, z2 = random_pairs(32, 16, seed=5)
     shares = [
         info_nce_diagnostics(z1, z2, tau).hardest_negative_share
-        for tau in sorted(LESSON_TAUS, reverse=True)
+        for tau in sorted(DEFAULT_TAUS, reverse=True)
     ]  # 0.5, 0.2, 0.1, 0.05
     for warm, cold in zip(shares, shares[1:], strict=False):
         assert (cold >= warm - 1e-6).all()

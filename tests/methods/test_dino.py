@@ -10,7 +10,7 @@ import torch
 
 from ssl_core.augment import multi_crop
 from ssl_core.data import load_fashion_mnist
-from ssl_core.losses.dino import collapse_verdict
+from ssl_core.losses.dino_collapse import collapse_verdict
 from ssl_core.methods import DINO, DINOConfig, Method, build_method, method_spec
 from ssl_core.methods.dino import split_views
 from ssl_core.models.registry import build_backbone

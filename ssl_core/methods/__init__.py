@@ -28,7 +28,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from torch import Tensor, nn
 
 from ssl_core.methods.dino import DINO, DINOConfig
-from ssl_core.methods.mae import MAE, MAEConfig, Reconstruction
+from ssl_core.methods.mae import MAE, MAEConfig
+from ssl_core.methods.masked import Reconstruction
 from ssl_core.methods.masked_unet import UNetMAE, UNetMAEConfig
 from ssl_core.methods.simclr import SimCLR, SimCLRConfig
 from ssl_core.models.registry import backbone_config, build_backbone

@@ -17,7 +17,7 @@ from ssl_core.methods import (
     method_from_spec,
     method_spec,
 )
-from ssl_core.methods.mae import Reconstruction, split_images
+from ssl_core.methods.masked import Reconstruction, split_images
 from ssl_core.models.registry import build_backbone
 
 TINY_VIT = {"embed_dim": 32, "depth": 1, "num_heads": 2}

@@ -10,7 +10,7 @@ from ssl_core.data import load_fashion_mnist
 from ssl_core.losses.mae import mae_loss
 from ssl_core.masking import MaskResult, make_mask, num_visible, patchify
 from ssl_core.methods import Method, UNetMAE, UNetMAEConfig, build_method, method_spec
-from ssl_core.methods.mae import Reconstruction
+from ssl_core.methods.masked import Reconstruction
 from ssl_core.models.registry import build_backbone
 
 TINY_UNET = {"widths": (8, 16, 32)}

@@ -18,7 +18,7 @@ import torch
 
 from app import resources
 from app.encoders.options import EncoderOption, load_encoder, option_by_key
-from app.encoders.points import DatasetSpec, PointSet, _folder_stamp, _points
+from app.encoders.points import DatasetSpec, PointSet, cached_point_set, point_set_key
 from ssl_core.data import draw_order, load_fashion_mnist
 from ssl_core.eval import extract_features
 from ssl_core.images import fit_to, images_to_batch
@@ -58,7 +58,7 @@ def _encode(option: EncoderOption, inputs: np.ndarray) -> np.ndarray:
 @st.cache_data(show_spinner="Running the encoder over the images…", max_entries=8)
 def _features(key: str, stamp: str, kind: str, n: int, path: str, data_stamp: str) -> np.ndarray:
     option = option_by_key(key)
-    return _encode(option, model_inputs(option, _points(kind, n, path, data_stamp)))
+    return _encode(option, model_inputs(option, cached_point_set(kind, n, path, data_stamp)))
 
 
 @st.cache_data(show_spinner="Running the encoder over the images…", max_entries=48)
@@ -88,9 +88,7 @@ def features(option: EncoderOption, spec: DatasetSpec) -> np.ndarray:
     dataset and N; the Fashion-MNIST subsets in blocks shared by every N)."""
     if spec.kind == "fashion":
         return _fashion_features(option, int(spec.n))
-    path = spec.path.strip() if spec.kind == "folder" else ""
-    return _features(option.key, option.stamp, spec.kind, int(spec.n), path,
-                     _folder_stamp(path) if path else "")
+    return _features(option.key, option.stamp, *point_set_key(spec))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -33,7 +33,8 @@ class DatasetSpec:
     path: str = ""
 
 
-def _folder_stamp(path: str) -> str:
+def folder_stamp(path: str) -> str:
+    """The folder's mtime (ns) as a cache key part, so that a changed folder is read again."""
     folder = Path(path).expanduser()
     try:
         return str(folder.stat().st_mtime_ns)
@@ -42,16 +43,23 @@ def _folder_stamp(path: str) -> str:
 
 
 @st.cache_data(show_spinner="Loading the images…", max_entries=8)
-def _points(kind: str, n: int, path: str, stamp: str) -> PointSet:
-    return load_point_set(kind, n, path)  # stamp: the folder's mtime, so a changed one reloads
+def cached_point_set(kind: str, n: int, path: str, stamp: str) -> PointSet:
+    """:func:`lesson.points.load_point_set`, cached; ``stamp`` is :func:`folder_stamp` of
+    ``path`` (or ""), so a changed folder reloads. The arguments are :func:`point_set_key`."""
+    return load_point_set(kind, n, path)
+
+
+def point_set_key(spec: DatasetSpec) -> tuple[str, int, str, str]:
+    """``(kind, n, folder, folder stamp)``: what names ``spec``'s points in a cache."""
+    path = spec.path.strip() if spec.kind == "folder" else ""
+    return spec.kind, int(spec.n), path, folder_stamp(path) if path else ""
 
 
 def points(spec: DatasetSpec) -> PointSet:
     """The point set ``spec`` names (cached). Raises ``DataError`` for a bad folder."""
     if spec.kind == "folder" and not spec.path.strip():
         raise DataError("name an image folder first (a path on the machine running the app)")
-    path = spec.path.strip() if spec.kind == "folder" else ""
-    return _points(spec.kind, int(spec.n), path, _folder_stamp(path) if path else "")
+    return cached_point_set(*point_set_key(spec))
 
 
 def dataset_params(key: str, *, default_n: int, max_n: int,

@@ -79,8 +79,8 @@ VARIANTS: dict[str, tuple[str, bool, bool]] = {
 class LiveDINOConfig:
     """A DINO small enough to train live on one CPU thread, and its collapse switches.
 
-    The recipe (backbone, head, crops, batch, learning rate) is sized so that a step takes
-    about a tenth of a second on one thread; the switches (``centering`` ... ``momentum_base``)
+    The recipe (backbone, head, crops, batch, learning rate) is sized so that a step takes a
+    fraction of a second on one thread; the switches (``centering`` ... ``momentum_base``)
     are the page's controls. Every field is a plain value, so the config is hashable and can key
     a cache.
     """
@@ -92,10 +92,8 @@ class LiveDINOConfig:
     student_temp: float = 0.1  # rarely tuned
     center_momentum: float = 0.9  # EMA of the centre; 0.9 as DINO
     # Teacher EMA momentum at step 0, cosine to 1.0 at the end. Lower than DINO's 0.996: a run
-    # of a few hundred steps needs a teacher that follows the student within tens of steps.
-    # Measured at 100 steps: 0.99 leaves the no-centring run at a 2-dimension plateau (top
-    # share ~0.8); 0.9 makes even the healthy run swing between both collapses; 0.97 keeps the
-    # healthy run healthy and lets no-centring reach one dimension by step 40-60.
+    # of a few hundred steps needs a teacher that follows the student within tens of steps
+    # (the values tried and what they did: docs/TUNING.md, "Live DINO").
     momentum_base: float = 0.97
     # --- the recipe ---
     backbone: str = "vit_tiny_p4_28"
@@ -112,8 +110,7 @@ class LiveDINOConfig:
     norm_last_layer: bool = True
     n_local: int = 2  # local crops per image (DINO uses 8; each costs a forward pass)
     batch_size: int = 32
-    # Peak AdamW learning rate. Measured: 1e-3 drifts even the healthy run to a near-uniform
-    # teacher within 150 steps and 3e-3 collapses it outright; 3e-4 keeps it healthy.
+    # Peak AdamW learning rate: the largest that keeps the healthy run healthy (docs/TUNING.md).
     lr: float = 3e-4
     warmup_steps: int = 0  # a live run is too short for a warm-up
     grad_clip: float = 3.0  # as DINO

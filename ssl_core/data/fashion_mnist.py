@@ -150,7 +150,8 @@ def _can_reach(host: str, port: int, timeout: float) -> OSError | None:
 
 def _download_fashion_mnist(root: Path) -> None:
     """Download the four idx files into ROOT/FashionMNIST/raw through torchvision; fail fast
-    (about 1.5 s) with a clear message when the network is unreachable."""
+    (seconds, not a long network timeout) with a clear message when the network is
+    unreachable."""
     from torchvision.datasets import FashionMNIST
 
     url = urllib.parse.urlsplit(FashionMNIST.mirrors[0])

@@ -1,4 +1,4 @@
-"""2-D (or 3-D) projections of encoder features for the embeddings page: UMAP, PCA and t-SNE.
+"""2-D (or 3-D) projections of encoder features: UMAP, PCA and t-SNE.
 
 :func:`project` maps features ``(N, D)`` to ``(N, n_components)`` with one of three methods:
 
@@ -20,20 +20,17 @@ Speed. For UMAP and t-SNE, features wider than ``pca_dims`` (default 50) are fir
 PCA to ``pca_dims`` dimensions (a standard step: it keeps the large-scale euclidean distances and
 makes the neighbour search cheaper); pass ``pca_dims=None`` to skip it. Below 10,000 points the
 UMAP neighbour graph is computed exactly here, in a few matrix products, and handed to umap-learn
-(which would otherwise call a distance function once per pair of points from Python: about 2 s
-for 2,000 points); above that umap-learn's approximate NN-descent runs as usual. (Its numba
-kernels compile on first use: 20 s for the first 5,000-point map of a process when the limit
-was 4,096, against 0.9-2.3 s for the exact graph.) UMAP defaults to
-``n_epochs=200`` (umap-learn picks 500 below 10,000 points): on scikit-learn's digits (1,797
-points) the trustworthiness of the layout is 0.987 either way, at 0.6 s instead of 1.5 s of CPU.
+(which would otherwise call a distance function once per pair of points from Python, and above
+that compile its NN-descent kernels on first use); above that umap-learn's approximate
+NN-descent runs as usual. UMAP defaults to ``n_epochs=200`` (umap-learn picks 500 below 10,000
+points): the layout's trustworthiness is the same and the CPU time less than half. The timings
+behind these choices are in docs/PERFORMANCE.md ("UMAP projections").
 
 Cold start. umap-learn compiles numba kernels when it is first imported and first run in a
-process. Measured on 2 busy CPU cores for 2,000 x 128 features: ``import umap`` 12 s of CPU, the
-first call 5 s, later calls under 1 s; with numba's on-disk cache already filled (it is kept
-in umap-learn's ``__pycache__`` or ``NUMBA_CACHE_DIR``) the import and first call together take
-about 6.5 s. The app should call :func:`warm_up_umap` once at start (e.g. inside a cached
-resource) so that no user waits for the compiler. umap-learn and numba are imported only when
-``"umap"`` is asked for, so importing this module is cheap.
+process (seconds, not milliseconds; numba keeps an on-disk cache in umap-learn's ``__pycache__``
+or ``NUMBA_CACHE_DIR``). A long-lived program should call :func:`warm_up_umap` once at start so
+that no user waits for the compiler. umap-learn and numba are imported only when ``"umap"`` is
+asked for, so importing this module is cheap.
 
 Determinism. Every method is seeded by ``seed``: the same inputs and arguments give the same
 output. UMAP with a ``random_state`` runs single-threaded, which is what makes it reproducible.
@@ -74,7 +71,7 @@ def _pre_reduce(x: np.ndarray, pca_dims: int | None, seed: int) -> np.ndarray:
 
 
 # Below this many points umap-learn itself computes exact neighbours, but through a Python-level
-# callback per pair (about 2 s for 2,000 points); _exact_knn does the same in a few matrix products
+# callback per pair (seconds for 2,000 points); _exact_knn does the same in a few matrix products
 # (10,000 x 10,000 distances in blocks of 1,024 rows: ~80 MB at a time).
 _EXACT_KNN_MAX_N = 10_000
 
@@ -215,8 +212,9 @@ def project(
 def warm_up_umap() -> None:
     """Import umap-learn and run :func:`project` once on 64 random points (compiles numba).
 
-    Takes about 15 s of CPU in a fresh environment and a few seconds once numba's on-disk cache is
-    filled; afterwards UMAP calls in this process start at full speed.
+    Slow in a fresh environment (numba compiles) and faster once numba's on-disk cache is filled
+    (docs/PERFORMANCE.md, "UMAP projections"); afterwards UMAP calls in this process start at
+    full speed.
     """
     rng = np.random.default_rng(0)
     project(rng.standard_normal((64, 8)).astype(np.float32), "umap", n_neighbors=5)

@@ -286,7 +286,7 @@ class DINOCenter(nn.Module):
     """The running centre of teacher logits, a (1, K) buffer updated by EMA.
 
     `enabled=False` keeps the centre at zero and makes `update` a no-op: dino_loss then sees no
-    centring (the sharpening-only collapse experiment).
+    centring (sharpening alone, which collapses to one dimension).
     """
 
     center: Tensor

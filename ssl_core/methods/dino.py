@@ -57,7 +57,7 @@ class DINOConfig:
     warmup_teacher_temp: float = 0.04  # start of the linear warm-up; the paper warms 0.04 -> 0.07
     warmup_teacher_temp_epochs: int = 0  # 30 with teacher_temp=0.07; 0 = no warm-up
     center_momentum: float = 0.9  # EMA of the centre; higher = slower centre
-    centering: bool = True  # False: no centring (the collapse experiment's sharpening-only arm)
+    centering: bool = True  # False: no centring (sharpening alone: one dimension takes over)
     # False: teacher temperature = student_temp, no sharpening (the centring-only arm).
     sharpening: bool = True
     # Teacher EMA momentum, cosine from base to final over the run. Official 0.996 for 100+

@@ -1,7 +1,7 @@
 """Backbones and heads for self-supervised pretraining.
 
-Every backbone follows one contract, :class:`Encoder`, which probing, kNN, retrieval, UMAP and the
-app rely on (and which the transformers adapters follow too):
+Every backbone follows one contract, :class:`Encoder`, which probing, kNN, retrieval and
+projections rely on (and which the transformers adapters follow too):
 
 - ``embed_dim: int`` (D), ``in_chans: int``, ``img_size: tuple[int, int]`` (nominal (H, W));
 - ``forward_features(x: (B, C, H, W) float) -> (B, D)``: one embedding per image.

@@ -1,6 +1,6 @@
 """TinyUNet: a convolutional encoder-decoder with skip connections.
 
-The network for the lesson's hard exercise, masked-patch reconstruction with a conv backbone:
+The network of UNet-MAE, masked-patch reconstruction with a conv backbone:
 the method blanks the masked patches at the input and scores the reconstruction on masked patches
 only; this module is only the network. ``forward(x) -> (B, C, H, W)`` reconstructs an image of
 the input's size; ``forward_features(x) -> (B, D)`` average-pools the bottleneck so the encoder
@@ -8,8 +8,8 @@ half can be linear-probed like any other backbone.
 
 Sizes that are not a multiple of ``2 ** (len(widths) - 1)`` (e.g. 28 with 4 levels) are zero-padded
 at the bottom/right before encoding and the reconstruction is cropped back, so any size works.
-GroupNorm rather than BatchNorm: a reconstruction is per image, and the app trains short live runs
-on small batches, where batch statistics are noisy and differ between train and eval.
+GroupNorm rather than BatchNorm: a reconstruction is per image, and short runs train on small
+batches, where batch statistics are noisy and differ between train and eval.
 """
 
 from __future__ import annotations

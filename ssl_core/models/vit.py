@@ -3,7 +3,7 @@
 Patch embedding for any channel count and image size (square or not), a CLS token, 2-D positional
 embeddings (fixed sin-cos as in MAE, or learned as in DINO), pre-norm transformer blocks and
 retrievable attention weights. Besides the common encoder contract
-(``forward_features(x) -> (B, D)``) it offers what the three methods and the app need:
+(``forward_features(x) -> (B, D)``) it offers what the three methods and the attention maps need:
 
 - ``forward_tokens(x, ids_keep=None)``: normed tokens, CLS first; with ``ids_keep`` only the
   visible patches go through the blocks (MAE's encoder never sees mask tokens).
@@ -77,7 +77,7 @@ def check_input_stats(mean: tuple[float, ...] | None, std: tuple[float, ...] | N
 class InputNormalize(nn.Module):
     """``(x - mean) / std`` per channel, or the identity when no statistics are given.
 
-    Encoders normalise their own input, so everything that calls them (probes, retrieval, the app)
+    Encoders normalise their own input, so everything that calls them (probes, retrieval, display)
     feeds images in [0, 1] and a checkpoint carries its statistics in its config. The buffers are
     not persistent: they come from the config, not from the weights file.
     """

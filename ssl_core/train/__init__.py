@@ -1,6 +1,6 @@
 """Pretraining: a step iterator that can stop and resume at any step, and the run behind the CLI.
 
-One loop serves live runs, the experiments and ``python -m ssl_core.pretrain``::
+One loop serves short interactive runs, scripted studies and ``python -m ssl_core.pretrain``::
 
     run = Trainer(TrainConfig(method="dino", steps=200, batch_size=64))
     for metrics in run.steps(time_limit_s=30):  # a dict after every optimizer step
@@ -33,7 +33,7 @@ autocast) are not bit-reproducible; runs are seeded but may differ in the last b
 global batch is the same whatever the number of processes, 2 processes with ``batch_size=B``
 see exactly the batches of 1 process with ``batch_size=2B``.
 
-Runtime. A single CPU process in fp32 (the app, tests, most CPU runs) uses :class:`LocalRuntime`,
+Runtime. A single CPU process in fp32 (interactive runs, tests, most CPU runs) uses :class:`LocalRuntime`,
 a stand-in with the few methods of Lightning Fabric the loop calls, so constructing a run costs no
 Lightning import. Anything else -- a GPU, bf16/fp16 autocast, several devices or
 nodes -- goes through ``lightning_fabric.Fabric`` (DDP when ``devices * num_nodes > 1``). Both

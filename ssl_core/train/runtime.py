@@ -1,6 +1,6 @@
 """Where a run executes: one CPU process, or Lightning Fabric for GPUs, mixed precision and DDP.
 
-A single CPU process in fp32 (the app, tests, most CPU runs) uses :class:`LocalRuntime`, a
+A single CPU process in fp32 (interactive runs, tests, most CPU runs) uses :class:`LocalRuntime`, a
 stand-in with the few methods of Lightning Fabric the trainer calls, so that constructing a run
 costs no Lightning import. Anything else -- a GPU, bf16/fp16 autocast, several devices or
 nodes -- goes through ``lightning_fabric.Fabric`` (DDP when ``devices * num_nodes > 1``). Both sit

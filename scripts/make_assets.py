@@ -17,6 +17,11 @@ evidence for a licence is no longer in the cited source.
 Outputs are deterministic: the .npz is a zip written with fixed timestamps (np.savez_compressed
 would stamp the current time), and images are re-encoded with fixed settings, so re-running with
 the same library versions gives byte-identical files and the same SHA-256 in PROVENANCE.md.
+
+One script, read top to bottom (over 400 lines): the photo catalogue with each licence's
+evidence, the checks of that evidence, the two builders (Fashion-MNIST subset, photos) and the
+PROVENANCE.md writer. It runs once per asset change and is kept whole so that what was bundled,
+why it may be, and how it was made are read in one place.
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ read here through the experiment's typed result, as the pages read them) and the
 checkpoints' ``config.json`` / ``metrics.jsonl``. A result that was never measured
 gets a line saying which command measures it; nothing is filled in by hand. Each section states
 the protocol beside its numbers and the command that produced them.
+
+One script, read top to bottom: formatting helpers, then one ``section_*`` per result in the
+report's order, then the assembly. It stays whole (over 400 lines) because each section is
+short and the sections only make sense side by side; the reading of each file is not here but
+in the experiment's result class.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ the whole extent at lower resolution.
 Initialisation follows timm / DINO: Linear weights trunc-normal(0.02) with zero bias, LayerNorm 1/0,
 CLS token and learned positions trunc-normal(0.02); the patch projection is Xavier-uniform on its
 flattened (D, C*p*p) view as in MAE.
+
+One network in one module (about 400 lines): the blocks, the embeddings and the encoder read
+best together, as timm's and DINO's ``vision_transformer.py`` are read.
 """
 
 from __future__ import annotations

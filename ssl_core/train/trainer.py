@@ -3,6 +3,10 @@ runs optimizer steps as an iterator that can stop and resume at any step, and sa
 checkpoints (``model.safetensors``, ``config.json``, ``metrics.jsonl``, ``train_state.*``; see
 :mod:`ssl_core.checkpoints`). The package docstring (:mod:`ssl_core.train`) says how a run is
 made deterministic and how the learning rate scales.
+
+One class in one module (about 400 lines): building, stepping, saving and resuming share the
+run's state and are read together; its configuration, data and runtime are the package's other
+modules.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     python3 benchmarks/bench_fail_fast.py [--repeats 5]
 
 The tests check that these paths give up without waiting on the network or decoding pixels
-(``tests/test_data.py``, ``tests/models/test_hf.py``, ``tests/test_missing_pieces.py``); this
+(``tests/data/test_data.py``, ``tests/models/test_hf.py``, ``tests/test_missing_pieces.py``); this
 script prints how long they take on this machine (best and worst of ``--repeats``):
 
 - Fashion-MNIST download asked for with no network (the connection is refused at once);

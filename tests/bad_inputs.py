@@ -1,6 +1,6 @@
 """A corpus of awkward and hostile image uploads, built in memory (no binary files committed).
 
-Shared by the library's tests (``tests/test_bad_inputs.py``) and the app's upload tests. Every
+Shared by the library's tests (``tests/data/test_bad_inputs.py``) and the app's upload tests. Every
 case is a name -> bytes; ``EXPECT[name]`` says whether ``decode_image`` must decode it (``"ok"``)
 or refuse it with a ``DataError`` (``"error"``). For "ok" cases ``SHAPE[name]`` is the decoded
 array's shape at the default ``mode=None``; for "error" cases ``ERROR_MATCH[name]`` is a regex the

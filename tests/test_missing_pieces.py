@@ -248,7 +248,7 @@ def test_model_in_a_cache_folder_that_does_not_exist(tmp_path, no_network):
 
 # ----------------------------------------------------------------------------------------------
 # the bad-input corpus through an image folder (tests/bad_inputs.py; decode_image and load_image
-# are covered in tests/test_bad_inputs.py, the app's upload path in tests/app/)
+# are covered in tests/data/test_bad_inputs.py, the app's upload path in tests/app/)
 # ----------------------------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ EXPERIMENTS: dict[str, str] = {
 
 
 def result_types() -> dict[str, type[Result]]:
-    """Result name -> its typed reader (imports the experiment modules)."""
+    """Result name -> its typed reader (imports the experiment modules). For code that goes over
+    every result file: the test that each bundled one reads and writes back unchanged."""
     return {name: getattr(importlib.import_module(f"lesson.experiments.{name}"), kind)
             for name, kind in EXPERIMENTS.items()}

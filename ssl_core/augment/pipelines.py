@@ -134,7 +134,8 @@ def byol_views(size: int = 96, **overrides: Any) -> tuple[ViewConfig, ViewConfig
 
     View 1 always blurs and never solarizes; view 2 blurs with p=0.1 and solarizes with p=0.2.
     ``overrides`` apply to both. Use as
-    ``TwoViewDataset(base, two_view_train(c1), second_transform=two_view_train(c2))``.
+    ``TwoViewDataset(base, two_view_train(c1), second_transform=two_view_train(c2))``. A preset
+    for users of the library (no trainer method here is BYOL).
     """
     common = dict(size=size, scale=(0.08, 1.0), saturation=0.2) | overrides
     return (

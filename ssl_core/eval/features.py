@@ -175,7 +175,7 @@ def extract_features(
         transform: applied to each float batch ``(B, C, H, W)`` on ``device`` before the encoder,
             e.g. ``torchvision.transforms.v2.Normalize(mean, std)`` or a resize.
         num_workers: DataLoader workers for a dataset (ignored for the tuple form).
-        progress: called as ``progress(done, total)`` after each batch (e.g. to drive a progress bar).
+        progress: called as ``progress(done, total)`` after each batch (e.g. for a progress bar).
 
     The encoder runs under ``torch.inference_mode`` in eval mode; every submodule's training flag
     is restored afterwards, also when the encoder raises.

@@ -76,7 +76,7 @@ CONFIGS: dict[str, type] = {
 
 @runtime_checkable
 class Method(Protocol):
-    """What the trainer, the checkpoints and the evaluation code rely on (see the module docstring)."""
+    """What the trainer, the checkpoints and the evaluation rely on (see the module docstring)."""
 
     name: ClassVar[str]
     config: Any

@@ -33,11 +33,11 @@ autocast) are not bit-reproducible; runs are seeded but may differ in the last b
 global batch is the same whatever the number of processes, 2 processes with ``batch_size=B``
 see exactly the batches of 1 process with ``batch_size=2B``.
 
-Runtime. A single CPU process in fp32 (interactive runs, tests, most CPU runs) uses :class:`LocalRuntime`,
-a stand-in with the few methods of Lightning Fabric the loop calls, so constructing a run costs no
-Lightning import. Anything else -- a GPU, bf16/fp16 autocast, several devices or
-nodes -- goes through ``lightning_fabric.Fabric`` (DDP when ``devices * num_nodes > 1``). Both
-sit behind the same calls, so the loop is written once.
+Runtime. A single CPU process in fp32 (interactive runs, tests, most CPU runs) uses
+:class:`LocalRuntime`, a stand-in with the few methods of Lightning Fabric the loop calls, so
+constructing a run costs no Lightning import. Anything else -- a GPU, bf16/fp16 autocast,
+several devices or nodes -- goes through ``lightning_fabric.Fabric`` (DDP when
+``devices * num_nodes > 1``). Both sit behind the same calls, so the loop is written once.
 
 Batch size and learning rate. ``batch_size`` is per device; the global batch is
 ``batch_size * devices * num_nodes``. Unless ``lr`` is given, the linear scaling rule applies:

@@ -170,7 +170,9 @@ def broken_dinov2_cache(tiny_dinov2_cache, tmp_path, monkeypatch) -> Path:
     return cache
 
 
-@pytest.mark.parametrize("page", sorted(HF_PAGES))
+@pytest.mark.parametrize("page", [  # the embeddings page warms UMAP up: seconds
+    pytest.param(page, marks=pytest.mark.slow) if page == "embeddings" else page
+    for page in sorted(HF_PAGES)])
 def test_truncated_dinov2_in_the_local_cache(page, tmp_path, monkeypatch, broken_dinov2_cache,
                                              open_page, clean):
     monkeypatch.setattr(paths, "checkpoints_dir", lambda: tmp_path / "checkpoints")

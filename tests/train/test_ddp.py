@@ -34,7 +34,7 @@ from ssl_core.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.timeout(180)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 WORKER_TIMEOUT_S = 120
 CONFIG = {
     "method": "simclr",

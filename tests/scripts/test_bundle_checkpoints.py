@@ -14,7 +14,7 @@ import torch
 from ssl_core.checkpoints import load_encoder, load_method
 from ssl_core.train import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = importlib.util.spec_from_file_location("bundle_checkpoints",
                                               ROOT / "scripts" / "bundle_checkpoints.py")
 bundle = importlib.util.module_from_spec(SPEC)

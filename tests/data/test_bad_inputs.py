@@ -3,8 +3,8 @@
 The contract: every case either decodes to a uint8 array, ``(H, W)`` gray or ``(H, W, 3)`` colour,
 or raises ``DataError`` with a message that says what is wrong (and, from ``load_image``, names
 the file). Never another exception type, and never a hang. Per-format pixel values (alpha on
-white, 16-bit scaling, EXIF rotation, ...) are checked in ``tests/test_data.py``; this file checks
-the contract over the corpus in ``tests/bad_inputs.py`` and over random corruptions of it.
+white, 16-bit scaling, EXIF rotation, ...) are checked in ``tests/data/test_data.py``; this file
+checks the contract over the corpus in ``tests/bad_inputs.py`` and over random corruptions of it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.timeout(60)
 
 def _load_corpus_module() -> ModuleType:
     """tests/bad_inputs.py by path (pytest's importlib mode puts no test folder on sys.path)."""
-    path = Path(__file__).with_name("bad_inputs.py")
+    path = Path(__file__).resolve().parents[1] / "bad_inputs.py"
     spec = importlib.util.spec_from_file_location("bad_inputs", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

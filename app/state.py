@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import streamlit as st
 
@@ -163,6 +163,16 @@ def share(params: Iterable[Param]) -> None:
     saved = dict(st.session_state.get(_SAVED, {}))
     saved.update({p.key: st.session_state[p.key] for p in params if p.key in st.session_state})
     st.session_state[_SAVED] = saved
+
+
+def stop_page(params: Iterable[Param], error: str | None = None) -> NoReturn:
+    """End the page's run early: show ``error`` (if any), keep the URL in step with the
+    widgets drawn so far (:func:`share`), and stop the script."""
+    if error is not None:
+        st.error(error, icon=":material/error:")
+    share(params)
+    st.stop()
+    raise AssertionError("st.stop() returned")  # it raises; this line tells the type checker
 
 
 def clamp_state(key: str, lo: int | float, hi: int | float) -> None:

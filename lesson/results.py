@@ -23,6 +23,7 @@ message (:class:`ResultFormatError`) instead of a ``KeyError`` deep in a figure.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -342,3 +343,16 @@ def measure_and_save(
                        directory=directory)
     print(f"[{kind.NAME}] wrote {path}", file=sys.stderr)
     return 0
+
+
+def run_experiment_cli(
+    kind: type[Result],
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    compute: Callable[[argparse.Namespace], Mapping[str, Any]],
+) -> int:
+    """An experiment's ``main``: parse ``argv`` (the parser has ``--results-dir``), then
+    :func:`measure_and_save` what ``compute(args)`` returns."""
+    args = parser.parse_args(argv)
+    return measure_and_save(kind, lambda: compute(args), argv=argv, prog=parser.prog,
+                            directory=args.results_dir)

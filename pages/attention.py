@@ -16,7 +16,7 @@ import streamlit as st
 
 from app import figures, resources
 from app.measured import measured
-from app.state import Param, restore, share
+from app.state import Param, restore, share, stop_page
 from app.widgets import image_picker, picker_params
 from lesson.experiments.attention_foreground import THRESHOLD, AttentionForegroundResult
 from lesson.figures import attention as lesson_attention
@@ -170,19 +170,14 @@ with main_col:
     except (CheckpointError, ModelNotAvailableError, ValueError, OSError) as error:
         encoder, problem = None, str(error)
     if encoder is None:
-        st.error(f"Could not load {describe(choice)}: {problem}", icon=":material/error:")
-        share(PARAMS)
-        st.stop()
+        stop_page(PARAMS, f"Could not load {describe(choice)}: {problem}")
 
     try:
         image = model_input(picked, encoder)  # uint8 (side, side[, 3]); ValueError: no size
         height, width, channels = input_geometry(encoder)
         maps = compute_maps(image, choice, stamp_of(choice), encoder)
     except ValueError as error:
-        st.error(f"No attention maps for this encoder and image: {error}",
-                 icon=":material/error:")
-        share(PARAMS)
-        st.stop()
+        stop_page(PARAMS, f"No attention maps for this encoder and image: {error}")
 
     gh, gw = maps.grid
     st.caption(

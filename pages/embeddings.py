@@ -18,7 +18,7 @@ import streamlit as st
 from plotly.colors import qualitative
 
 from app import encoders, figures, workers
-from app.state import Param, restore, share
+from app.state import Param, restore, share, stop_page
 from app.widgets import preset_buttons
 from lesson.figures.pictures import upscale_nearest
 from lesson.figures.tables import records_to_csv
@@ -138,9 +138,7 @@ perplexity = float(st.session_state["emb_perplexity"])
 try:
     point_set = encoders.points(spec)
 except (DataError, ValueError) as error:
-    st.error(f"Cannot use these images: {error}", icon=":material/error:")
-    share(PARAMS)
-    st.stop()
+    stop_page(PARAMS, f"Cannot use these images: {error}")
 
 n = len(point_set.labels)
 groups, names = [], []

@@ -15,7 +15,7 @@ import streamlit as st
 
 from app import figures
 from app import infonce as nce
-from app.state import Param, clamp_state, restore, share
+from app.state import Param, clamp_state, restore, share, stop_page
 from app.widgets import preset_buttons, seed_params, seed_picker
 from lesson.figures.infonce import LESSON, describe_view_config, embedding_labels
 from lesson.figures.pictures import encode_png, image_grid
@@ -112,9 +112,7 @@ if mode == "real":
         tiles, captions, records = nce.real_tiles(n, seed, stamp, shown=PAIRS_SHOWN,
                                                   tile=PAIR_TILE)
     except ValueError as error:
-        st.error(f"The real pairs could not be made: {error}", icon=":material/error:")
-        share(PARAMS)
-        st.stop()
+        stop_page(PARAMS, f"The real pairs could not be made: {error}")
     with st.expander(f"The views: {PAIRS_SHOWN} of the {n} pairs and the SimCLR pipeline",
                      expanded=True):
         st.image(tiles, caption=captions, width=140)
@@ -240,8 +238,7 @@ if mode == "real":
     )
     nce.show_measured_tau_table()
     nce.show_batch_size_result(BATCH_CLAIM)
-    share(PARAMS)
-    st.stop()
+    stop_page(PARAMS)
 
 st.subheader("Loss against temperature")
 result = nce.toy_sweep(n, d, noise)

@@ -14,7 +14,7 @@ import streamlit as st
 
 from app import figures
 from app.resources import bundled_checkpoint, load_bundled_method
-from app.state import Param, restore, share
+from app.state import Param, restore, share, stop_page
 from app.widgets import image_picker, picker_params, seed_params, seed_picker
 from lesson.figures.mae import (
     ErrorCurve,
@@ -106,10 +106,8 @@ grid = (side // patch, side // patch)
 try:
     mask = make_mask(mask_kind, *grid, ratio, seed=seed)  # (L,) bool, True = masked
 except ValueError as error:
-    st.error(f"This mask cannot be used: {error}. Move the mask ratio or pick another mask.",
-             icon=":material/error:")
-    share(PARAMS)
-    st.stop()
+    stop_page(PARAMS, f"This mask cannot be used: {error}. Move the mask ratio or pick another "
+                      "mask.")
 
 # --- one image, masked and filled ---------------------------------------------------------------
 filled = fill(image, mask, patch, model)

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import figures
-from app.state import Param, restore, share
+from app.state import Param, restore, share, stop_page
 from app.widgets import preset_buttons
 from lesson.figures.tables import records_to_csv
 from lesson.picker import (
@@ -137,9 +137,7 @@ try:
     )
     recs = recommend(inputs)
 except ValueError as error:
-    st.error(f"These inputs cannot be scored: {error}.", icon=":material/error:")
-    share(PARAMS)
-    st.stop()
+    stop_page(PARAMS, f"These inputs cannot be scored: {error}.")
 
 # --- the answer ----------------------------------------------------------------------------------
 best = recs[0]

@@ -18,7 +18,7 @@ import streamlit as st
 
 from app import encoders, figures
 from app.resources import fashion_item
-from app.state import Param, clamp_state, restore, share
+from app.state import Param, clamp_state, restore, share, stop_page
 from app.widgets import image_picker, picker_params
 from lesson.figures.pictures import upscale_nearest
 from lesson.figures.tables import records_to_csv
@@ -90,9 +90,7 @@ with enc_col:
 try:
     gallery = encoders.points(spec)
 except (DataError, ValueError) as error:
-    st.error(f"Cannot use this gallery: {error}", icon=":material/error:")
-    share(PARAMS)
-    st.stop()
+    stop_page(PARAMS, f"Cannot use this gallery: {error}")
 k = min(k, len(gallery.labels))
 st.caption(f"Gallery: **{gallery.name}**.")
 

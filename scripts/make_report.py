@@ -21,7 +21,8 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,32 @@ def _save(fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     _plt().close(fig)
+
+
+def _style(ax: Any, *, xlabel: str, ylabel: str, log_x: bool = False,
+           legend_size: int = 8) -> None:
+    """The report's axes: labels, a light grid and a legend (``log_x``: a log-scale x axis)."""
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+
+
+@contextmanager
+def _chart(path: Path, *, size: tuple[float, float] = (6, 4), **style: Any) -> Iterator[Any]:
+    """One-axes figure saved to ``path`` once the block has drawn on it (see :func:`_style`)."""
+    fig, ax = _plt().subplots(figsize=size)
+    yield ax
+    _style(ax, **style)
+    _save(fig, path)
+
+
+def _plot_points(ax: Any, points: Sequence[tuple[float, float]], **kwargs: Any) -> None:
+    """A line through ``(x, y)`` points; nothing when there are none."""
+    if points:
+        ax.plot(*zip(*points, strict=True), **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,20 +239,14 @@ def section_label_efficiency(data: LabelEfficiencyResult) -> Section:
               "", "![label efficiency](figures/label_efficiency.png)"]
 
     def draw(path: Path) -> None:
-        plt = _plt()
-        fig, ax = plt.subplots(figsize=(7, 4.5))
         families = list(dict.fromkeys(c.name.removesuffix("_random") for c in curves))
-        for curve in curves:  # a checkpoint and its random init share a colour
-            style = {"ssl": "-", "random": ":", "raw": "--"}.get(curve.kind, "-")
-            colour = f"C{families.index(curve.name.removesuffix('_random')) % 10}"
-            ax.errorbar(budgets, curve.accuracy, yerr=curve.std, label=curve.label,
-                        linestyle=style, marker="o", capsize=3, color=colour)
-        ax.set_xscale("log")
-        ax.set_xlabel("labels per class (log scale)")
-        ax.set_ylabel("linear-probe test accuracy")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        _save(fig, path)
+        with _chart(path, size=(7, 4.5), xlabel="labels per class (log scale)",
+                    ylabel="linear-probe test accuracy", log_x=True, legend_size=7) as ax:
+            for curve in curves:  # a checkpoint and its random init share a colour
+                style = {"ssl": "-", "random": ":", "raw": "--"}.get(curve.kind, "-")
+                colour = f"C{families.index(curve.name.removesuffix('_random')) % 10}"
+                ax.errorbar(budgets, curve.accuracy, yerr=curve.std, label=curve.label,
+                            linestyle=style, marker="o", capsize=3, color=colour)
 
     return lines, [("label_efficiency.png", draw)]
 
@@ -268,10 +289,7 @@ def section_mae_ratio(data: MaeRatioResult) -> Section:
                 ax.errorbar(ratios, curve.mse, yerr=curve.sem, marker="o", capsize=3,
                             label=label)
             ax.set_title(title)
-            ax.set_xlabel("mask ratio")
-            ax.set_ylabel("masked-patch MSE (pixels in [0, 1])")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+            _style(ax, xlabel="mask ratio", ylabel="masked-patch MSE (pixels in [0, 1])")
         _save(fig, path)
 
     return lines, [("mae_ratio.png", draw)]
@@ -299,18 +317,12 @@ def section_infonce_tau(data: InfonceTauResult) -> Section:
     lines += ["", "(InfoNCE loss, nats)"]
 
     def draw(path: Path) -> None:
-        plt = _plt()
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(taus, syn.aligned, marker="o", label="synthetic aligned")
-        ax.plot(taus, syn.random, marker="o", label="synthetic random")
-        if real is not None:
-            ax.plot(taus, real.loss, marker="o", label=f"real ({real.encoder})")
-        ax.set_xscale("log")
-        ax.set_xlabel("temperature τ (log scale)")
-        ax.set_ylabel("InfoNCE loss (nats)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        _save(fig, path)
+        with _chart(path, xlabel="temperature τ (log scale)", ylabel="InfoNCE loss (nats)",
+                    log_x=True) as ax:
+            ax.plot(taus, syn.aligned, marker="o", label="synthetic aligned")
+            ax.plot(taus, syn.random, marker="o", label="synthetic random")
+            if real is not None:
+                ax.plot(taus, real.loss, marker="o", label=f"real ({real.encoder})")
 
     return lines, [("infonce_tau.png", draw)]
 
@@ -329,18 +341,10 @@ def section_simclr_batch(data: SimclrBatchResult) -> Section:
                     "wall time"], rows, align="rrrrrr")
 
     def draw(path: Path) -> None:
-        plt = _plt()
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for run in runs:
-            points = [(p.images_seen, p.knn_k200) for p in run.curve]
-            if points:
-                ax.plot(*zip(*points, strict=True), marker="o",
-                        label=f"batch {run.batch_size} (knn_k200)")
-        ax.set_xlabel("images seen")
-        ax.set_ylabel("kNN accuracy")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        _save(fig, path)
+        with _chart(path, xlabel="images seen", ylabel="kNN accuracy") as ax:
+            for run in runs:
+                _plot_points(ax, [(p.images_seen, p.knn_k200) for p in run.curve], marker="o",
+                             label=f"batch {run.batch_size} (knn_k200)")
 
     return lines, [("simclr_batch.png", draw)]
 
@@ -363,18 +367,11 @@ def section_dino_collapse(data: DinoCollapseResult) -> Section:
                     "verdict"], rows, align="lllrrrrrl")
 
     def draw(path: Path) -> None:
-        plt = _plt()
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for key, variant in variants.items():
-            points = [(p["step"], p["teacher_entropy"]) for p in variant.curve
-                      if p.get("teacher_entropy") is not None]
-            if points:
-                ax.plot(*zip(*points, strict=True), label=variant.label or key)
-        ax.set_xlabel("step")
-        ax.set_ylabel("teacher entropy (nats)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        _save(fig, path)
+        with _chart(path, xlabel="step", ylabel="teacher entropy (nats)") as ax:
+            for key, variant in variants.items():
+                _plot_points(ax, [(p["step"], p["teacher_entropy"]) for p in variant.curve
+                                  if p.get("teacher_entropy") is not None],
+                             label=variant.label or key)
 
     return lines, [("dino_collapse.png", draw)]
 
@@ -394,18 +391,11 @@ def section_hard_exercise(data: HardExerciseResult) -> Section:
         lines += [f"- {who}: {text}" for who, text in protocols]
 
     def draw(path: Path) -> None:
-        plt = _plt()
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for model in dict.fromkeys(r.model for r in rows):
-            points = sorted((r.epochs, r.accuracy) for r in rows if r.model == model)
-            if points:
-                ax.plot(*zip(*points, strict=True), marker="o", label=model)
-        ax.set_xscale("log")
-        ax.set_xlabel("epochs on the labelled subset (log scale)")
-        ax.set_ylabel("test accuracy")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        _save(fig, path)
+        with _chart(path, xlabel="epochs on the labelled subset (log scale)",
+                    ylabel="test accuracy", log_x=True) as ax:
+            for model in dict.fromkeys(r.model for r in rows):
+                _plot_points(ax, sorted((r.epochs, r.accuracy) for r in rows if r.model == model),
+                             marker="o", label=model)
 
     return lines, [("hard_exercise.png", draw)]
 

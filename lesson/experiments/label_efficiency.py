@@ -27,8 +27,9 @@ from lesson.experiments.probing import (
     encoder_features,
     fashion_encoders,
     load_probe_data,
+    probing_parser,
 )
-from lesson.results import Record, Result
+from lesson.results import Record, Result, run_experiment_cli
 
 __all__ = ["EfficiencyCurve", "LabelEfficiencyResult", "build_parser", "main", "run"]
 
@@ -92,11 +93,6 @@ def run(
     from ssl_core.eval import label_efficiency
 
     entries = fashion_encoders(checkpoints_dir, seed=random_init_seed, names=names)
-    if not any(entry.kind == "ssl" for entry in entries):
-        raise ValueError(
-            f"no checkpoint with a 1-channel 28x28 backbone in {checkpoints_dir}; train one with "
-            "`python -m ssl_core.pretrain` and copy it there"
-        )
     data = load_probe_data(limit_train=limit_train, limit_test=limit_test, seed=random_init_seed)
     counts = np.bincount(data.train[1].astype(np.int64))
     all_point = int(round(len(data.train[1]) / data.n_classes))  # 2,000 for the bundled set
@@ -145,42 +141,23 @@ def run(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python3 -m lesson.experiments.label_efficiency",
-        description="Linear-probe accuracy with 1, 10, 100 and all labels per class for every "
-        "encoder of probe_table; writes assets/results/label_efficiency.json",
-    )
-    parser.add_argument("--checkpoints", default=None,
-                        help="folder of checkpoint directories [assets/checkpoints]")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="only these checkpoints")
+    parser = probing_parser(
+        "label_efficiency",
+        "Linear-probe accuracy with 1, 10, 100 and all labels per class for every encoder of "
+        "probe_table; writes assets/results/label_efficiency.json",
+        shares_cache_with="probe_table")
     parser.add_argument("--budgets", nargs="+", type=int, default=[1, 10, 100],
                         help="labels per class besides 'all' [1 10 100]")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4],
                         help="label draws per small budget [0 1 2 3 4]")
-    parser.add_argument("--limit-train", type=int, metavar="N", help="quick check: N train")
-    parser.add_argument("--limit-test", type=int, metavar="N", help="quick check: N test")
-    parser.add_argument("--max-iter", type=int, default=1000, help="L-BFGS iterations [1000]")
-    parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR),
-                        help=f"feature cache shared with probe_table ('' = none) "
-                        f"[{DEFAULT_CACHE_DIR}]")
-    parser.add_argument("--results-dir", help="where to write label_efficiency.json "
-                        "[assets/results]")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from lesson.results import measure_and_save
-
-    return measure_and_save(
-        LabelEfficiencyResult,
-        lambda: run(checkpoints_dir=args.checkpoints, names=args.only, budgets=args.budgets,
-                    seeds=args.seeds, limit_train=args.limit_train,
-                    limit_test=args.limit_test, max_iter=args.max_iter,
-                    cache_dir=args.cache_dir or None),
-        argv=argv, prog=parser.prog, directory=args.results_dir,
-    )
+    return run_experiment_cli(LabelEfficiencyResult, build_parser(), argv, lambda args: run(
+        checkpoints_dir=args.checkpoints, names=args.only, budgets=args.budgets,
+        seeds=args.seeds, limit_train=args.limit_train, limit_test=args.limit_test,
+        max_iter=args.max_iter, cache_dir=args.cache_dir or None))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lesson.results import Record, Result
+from lesson.results import Record, Result, run_experiment_cli
 from ssl_core import paths
 from ssl_core.checkpoints import checkpoint_info
 
@@ -367,16 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from lesson.results import measure_and_save
-
-    return measure_and_save(
-        MaeRatioResult,
-        lambda: run(checkpoints_dir=args.checkpoints, ratios=args.ratios, seeds=args.seeds,
-                    n_images=args.n_images, crops_per_photo=args.crops_per_photo),
-        argv=argv, prog=parser.prog, directory=args.results_dir,
-    )
+    return run_experiment_cli(MaeRatioResult, build_parser(), argv, lambda args: run(
+        checkpoints_dir=args.checkpoints, ratios=args.ratios, seeds=args.seeds,
+        n_images=args.n_images, crops_per_photo=args.crops_per_photo))
 
 
 if __name__ == "__main__":

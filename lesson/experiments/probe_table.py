@@ -27,8 +27,9 @@ from lesson.experiments.probing import (
     evaluate_entry,
     fashion_encoders,
     load_probe_data,
+    probing_parser,
 )
-from lesson.results import Record, Result
+from lesson.results import Record, Result, run_experiment_cli
 
 __all__ = ["TARGETS", "ProbeRow", "ProbeTableResult", "build_parser", "main", "run",
            "targets_met"]
@@ -174,11 +175,6 @@ def run(
     ``limit_*`` (quick checks) use fixed random subsets as ``python -m ssl_core.probe`` does.
     """
     entries = fashion_encoders(checkpoints_dir, seed=seed, names=names)
-    if not any(entry.kind == "ssl" for entry in entries):
-        raise ValueError(
-            f"no checkpoint with a 1-channel 28x28 backbone in {checkpoints_dir}; train one with "
-            "`python -m ssl_core.pretrain --method simclr --out runs/simclr` and copy it there"
-        )
     data = load_probe_data(limit_train=limit_train, limit_test=limit_test, seed=seed)
     n_few = labels_per_class * data.n_classes
     few_key = f"linear_{n_few}"
@@ -224,41 +220,22 @@ def run(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python3 -m lesson.experiments.probe_table",
-        description="kNN and linear-probe accuracy of every bundled Fashion-MNIST checkpoint, "
-        "its random-init twin and raw pixels; writes assets/results/probe_table.json",
-    )
-    parser.add_argument("--checkpoints", default=None,
-                        help="folder of checkpoint directories [assets/checkpoints]")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="only these checkpoints")
-    parser.add_argument("--limit-train", type=int, metavar="N", help="quick check: N train")
-    parser.add_argument("--limit-test", type=int, metavar="N", help="quick check: N test")
+    parser = probing_parser(
+        "probe_table",
+        "kNN and linear-probe accuracy of every bundled Fashion-MNIST checkpoint, its "
+        "random-init twin and raw pixels; writes assets/results/probe_table.json",
+        shares_cache_with="label_efficiency")
     parser.add_argument("--labels-per-class", type=int, default=100,
                         help="labels per class of the label-scarce probe [100]")
-    parser.add_argument("--max-iter", type=int, default=1000, help="L-BFGS iterations [1000]")
     parser.add_argument("--seed", type=int, default=0, help="label subset and random init [0]")
-    parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR),
-                        help="feature cache shared with label_efficiency ('' = none) "
-                        f"[{DEFAULT_CACHE_DIR}]")
-    parser.add_argument("--results-dir", help="where to write probe_table.json "
-                        "[assets/results]")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from lesson.results import measure_and_save
-
-    return measure_and_save(
-        ProbeTableResult,
-        lambda: run(checkpoints_dir=args.checkpoints, names=args.only,
-                    limit_train=args.limit_train, limit_test=args.limit_test,
-                    labels_per_class=args.labels_per_class, max_iter=args.max_iter,
-                    seed=args.seed, cache_dir=args.cache_dir or None),
-        argv=argv, prog=parser.prog, directory=args.results_dir,
-    )
+    return run_experiment_cli(ProbeTableResult, build_parser(), argv, lambda args: run(
+        checkpoints_dir=args.checkpoints, names=args.only, limit_train=args.limit_train,
+        limit_test=args.limit_test, labels_per_class=args.labels_per_class,
+        max_iter=args.max_iter, seed=args.seed, cache_dir=args.cache_dir or None))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ does not run the encoders again.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import tempfile
@@ -38,6 +39,7 @@ __all__ = [
     "evaluate_entry",
     "fashion_encoders",
     "load_probe_data",
+    "probing_parser",
 ]
 
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "ssl-explorer-features"
@@ -69,6 +71,7 @@ def fashion_encoders(
     """The Fashion-MNIST encoders to evaluate: each bundled 1 x 28 x 28 checkpoint, then (with
     ``random_init``) its architecture at random init with ``seed``, then (with ``raw``) raw
     pixels. ``names`` keeps only those checkpoints (ValueError naming the valid ones otherwise).
+    ValueError when ``directory`` holds no such checkpoint: there is nothing to compare.
     """
     from ssl_core.checkpoints import list_checkpoints, load_encoder, random_init_encoder
     from ssl_core.eval import RawPixels
@@ -84,6 +87,11 @@ def fashion_encoders(
                 f"{', '.join(sorted(known)) or 'none'}"
             )
         infos = [info for info in infos if info.name in set(names)]
+    if not infos:
+        raise ValueError(
+            f"no checkpoint with a 1-channel 28x28 backbone in {directory}; train one with "
+            "`python -m ssl_core.pretrain --method simclr --out runs/simclr` and copy it there"
+        )
     entries: list[EncoderEntry] = []
     for info in infos:
         method = METHOD_LABELS.get(info.method, info.method)
@@ -311,3 +319,23 @@ def evaluate_entry(
                              (x_train, data.train[1].astype(np.int64), x_test,
                               data.test[1].astype(np.int64)))
     return result | {"features_from_cache": False}
+
+
+def probing_parser(name: str, description: str, *,
+                   shares_cache_with: str) -> argparse.ArgumentParser:
+    """The command line both probing experiments share: which checkpoints, quick-check limits,
+    the probe's iterations, the feature cache (shared with the other experiment) and where the
+    result goes. The caller adds its own arguments."""
+    parser = argparse.ArgumentParser(prog=f"python3 -m lesson.experiments.{name}",
+                                     description=description)
+    parser.add_argument("--checkpoints", default=None,
+                        help="folder of checkpoint directories [assets/checkpoints]")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="only these checkpoints")
+    parser.add_argument("--limit-train", type=int, metavar="N", help="quick check: N train")
+    parser.add_argument("--limit-test", type=int, metavar="N", help="quick check: N test")
+    parser.add_argument("--max-iter", type=int, default=1000, help="L-BFGS iterations [1000]")
+    parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR),
+                        help=f"feature cache shared with {shares_cache_with} ('' = none) "
+                        f"[{DEFAULT_CACHE_DIR}]")
+    parser.add_argument("--results-dir", help=f"where to write {name}.json [assets/results]")
+    return parser

@@ -248,10 +248,17 @@ def load_image_folder(
     raise DataError(f"no images found in {root}; expected {layout}")
 
 
-def _check_layout(folder: Path, names: Sequence[str], layout: str) -> None:
+def _open_torchvision(what: str, folder: Path, names: Sequence[str], layout: str,
+                      make: Callable[[], Any]) -> Any:
+    """``make()`` (a torchvision dataset) once ``folder`` holds ``names``; DataError naming the
+    missing files, or saying why torchvision could not read them, with the ``layout`` expected."""
     missing = [name for name in names if not (folder / name).is_file()]
     if missing:
         raise DataError(f"{folder} lacks {', '.join(missing)}; expected {layout}")
+    try:
+        return make()
+    except (RuntimeError, OSError, ValueError, KeyError) as error:
+        raise DataError(f"{what} in {folder} is unreadable: {error}; expected {layout}") from error
 
 
 def load_cifar10(
@@ -273,13 +280,8 @@ def load_cifar10(
         f"{folder}/ holding the pickled batches {', '.join(names)} "
         "(the python version of CIFAR-10, cifar-10-python.tar.gz, unpacked)"
     )
-    _check_layout(folder, names, layout)
-    try:
-        base = CIFAR10(root=str(path), train=train, download=False)
-    except (RuntimeError, OSError, ValueError, KeyError) as error:
-        raise DataError(
-            f"CIFAR-10 in {folder} is unreadable: {error}; expected {layout}"
-        ) from error
+    base = _open_torchvision("CIFAR-10", folder, names, layout,
+                             lambda: CIFAR10(root=str(path), train=train, download=False))
     return TorchvisionImageDataset(base, base.targets, base.classes, transform)
 
 
@@ -304,11 +306,8 @@ def load_stl10(
         f"{folder}/ holding {', '.join(names)} and class_names.txt "
         "(stl10_binary.tar.gz unpacked)"
     )
-    _check_layout(folder, names, layout)
-    try:
-        base = STL10(root=str(path), split=split, download=False)
-    except (RuntimeError, OSError, ValueError) as error:
-        raise DataError(f"STL-10 in {folder} is unreadable: {error}; expected {layout}") from error
+    base = _open_torchvision("STL-10", folder, names, layout,
+                             lambda: STL10(root=str(path), split=split, download=False))
     return TorchvisionImageDataset(base, base.labels, getattr(base, "classes", ()), transform)
 
 

@@ -66,6 +66,16 @@ def _preparation_data(name: str) -> dict[str, Any]:
     router script, which would start a page in each child. The app's children run functions of
     importable modules only, so for processes named :data:`CHILD_PREFIX`... the main script is
     left out; other processes are untouched.
+
+    This replaces ``multiprocessing.spawn.get_preparation_data``, a function the standard
+    library does not document (CPython 3.11: ``popen_forkserver`` and ``popen_spawn_posix`` call
+    it per child, and ``spawn.prepare`` re-imports ``init_main_from_path`` /
+    ``init_main_from_name``). No supported switch exists: a main guard cannot be added to a
+    script Streamlit runs as ``__main__``, and swapping ``sys.modules["__main__"]`` while a child
+    starts would race with the sessions' threads. :func:`context` installs it once, only when
+    the app starts its first child. If a Python release renames the function or its keys,
+    ``tests/app/test_workers.py::test_children_never_rerun_the_parents_main_script`` fails (a
+    child then re-runs a fake router that leaves a marker file).
     """
     data = _original_preparation_data(name)
     if name.startswith(CHILD_PREFIX):

@@ -9,5 +9,6 @@ number and table a page shows is a function a test can call.
 - :mod:`lesson.live`: trainers a page runs live, streaming reports (DINO's collapse now);
 - :mod:`lesson.figures`: figure data, the arrays and short texts a plot shows;
 - :mod:`lesson.picker`: the method picker's rule book, scoring and commands;
-- :mod:`lesson.points`: point sets made of photo crops.
+- :mod:`lesson.points`: the point sets the embedding pages draw (dataset items, photo crops);
+- :mod:`lesson.bundle`: what is bundled (checkpoints, measured results), as tables.
 """

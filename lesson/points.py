@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ssl_core.data import load_fashion_mnist, load_image_folder, load_photos, subset_indices
-from ssl_core.images import fit_to
+from ssl_core.images import as_rgb, fit_to
 
 __all__ = ["PHOTO_SIDE", "POINT_SETS", "PointSet", "load_point_set", "photo_crops"]
 
@@ -101,7 +101,7 @@ def photo_crops(
         if photo.dtype != np.uint8 or photo.ndim not in (2, 3):
             raise ValueError(f"photo {name!r} must be uint8 (H, W) or (H, W, 3); got "
                              f"{photo.dtype} {photo.shape}")
-        rgb = np.repeat(photo[..., None], 3, axis=-1) if photo.ndim == 2 else photo  # (H, W, 3)
+        rgb = as_rgb(photo)  # (H, W, 3)
         height, width = rgb.shape[:2]
         short = min(height, width)
         for _ in range(per_photo):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    "as_rgb",
     "batch_adapter",
     "fit_to",
     "fit_within",
@@ -47,6 +48,11 @@ def _check_uint8_image(image: np.ndarray, *, channels: str = "3") -> None:
         raise ValueError(
             f"image must be uint8 (H, W) or (H, W, {channels}); got {image.dtype} {image.shape}"
         )
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """A uint8 ``(H, W)`` gray image as ``(H, W, 3)`` (R = G = B); an ``(H, W, 3)`` one as is."""
+    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
 
 
 def to_chw_uint8(image: Any) -> Tensor:

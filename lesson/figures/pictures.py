@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ssl_core.eval.attention import upsample
+from ssl_core.images import as_rgb
 
 __all__ = ["colourize", "encode_png", "image_grid", "overlay", "upscale_nearest"]
 
@@ -35,10 +36,6 @@ def upscale_nearest(image: np.ndarray, *, min_side: int) -> np.ndarray:
     return image.repeat(factor, axis=0).repeat(factor, axis=1)  # (h * f, w * f[, C])
 
 
-def _as_rgb(tile: np.ndarray) -> np.ndarray:
-    return np.repeat(tile[..., None], 3, axis=-1) if tile.ndim == 2 else tile  # (h, w, 3)
-
-
 def image_grid(
     tiles: Sequence[np.ndarray], *, ncols: int, pad: int = 4, fill: int = 255
 ) -> np.ndarray:
@@ -54,7 +51,7 @@ def image_grid(
     if ncols < 1 or pad < 0:
         raise ValueError(f"ncols must be >= 1 and pad >= 0; got ncols={ncols}, pad={pad}")
     colour = any(t.ndim == 3 for t in tiles)
-    tiles = [_as_rgb(t) if colour else t for t in tiles]
+    tiles = [as_rgb(t) if colour else t for t in tiles]
     cell_h = max(t.shape[0] for t in tiles)
     cell_w = max(t.shape[1] for t in tiles)
     ncols = min(ncols, len(tiles))
@@ -110,7 +107,7 @@ def overlay(image: np.ndarray, heat: np.ndarray, *, alpha: float = 0.6,
     if image.dtype != np.uint8 or image.ndim not in (2, 3):
         raise ValueError(f"image must be uint8 (H, W) or (H, W, 3); got {image.dtype} "
                          f"{image.shape}")
-    rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+    rgb = as_rgb(image)  # (H, W, 3)
     size = rgb.shape[:2]
     heat = np.asarray(heat, dtype=np.float64)
     top = float(np.nanmax(heat)) if heat.size else 0.0

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ssl_core.images import as_rgb
+
 __all__ = ["IMAGE_EXTENSIONS", "DataError", "decode_image", "load_image"]
 
 # torchvision.datasets.folder.IMG_EXTENSIONS (so folders behave like ImageFolder) plus .gif:
@@ -115,7 +117,7 @@ def decode_image(
 
     array = _to_uint8_array(image)
     if mode == "RGB" and array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=-1)  # (H, W, 3)
+        array = as_rgb(array)  # (H, W, 3)
     elif mode == "L" and array.ndim == 3:
         array = np.asarray(Image.fromarray(array, "RGB").convert("L"))  # (H, W)
     return np.ascontiguousarray(array)

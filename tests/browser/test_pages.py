@@ -22,8 +22,21 @@ def _train_a_few_dino_steps(app: Any) -> str:
     return app.click_button("Run")
 
 
+def _probe_with_more_labels(app: Any) -> str:
+    """linear_probe fits its probe in a background job: its point joins the chart only when the
+    fit is done, so move the labels slider and wait for the new fit's metric (on a busy machine
+    the fit of the first setting may not be done yet either, and then nothing else changes)."""
+    moved = app.move_slider(0)
+    since = app.clock()
+    metric = app.page.locator('[data-testid="stMetric"]', has_text="Test accuracy").first
+    metric.wait_for(state="visible", timeout=300_000)  # a bound on the wait, not a speed check
+    app.settle(since=since)  # the rerun that drew the metric also redraws the chart
+    return moved
+
+
 # Pages whose figures do not answer a slider on their own.
-PAGE_ACTIONS: dict[str, Callable[[Any], str]] = {"dino_collapse": _train_a_few_dino_steps}
+PAGE_ACTIONS: dict[str, Callable[[Any], str]] = {"dino_collapse": _train_a_few_dino_steps,
+                                                 "linear_probe": _probe_with_more_labels}
 
 
 def test_sidebar_lists_every_routed_page(app: Any, routes: list[Any]) -> None:

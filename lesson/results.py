@@ -345,6 +345,12 @@ def measure_and_save(
     return 0
 
 
+def experiment_parser(name: str, description: str) -> argparse.ArgumentParser:
+    """The command line of ``python3 -m lesson.experiments.<name>``; the caller adds options."""
+    return argparse.ArgumentParser(prog=f"python3 -m lesson.experiments.{name}",
+                                   description=description)
+
+
 def run_experiment_cli(
     kind: type[Result],
     parser: argparse.ArgumentParser,

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lesson.results import Record, Result
+from lesson.results import Record, Result, experiment_parser
 from ssl_core import paths
 from ssl_core.checkpoints import load_encoder, random_init_encoder, read_json
 from ssl_core.data import load_fashion_mnist
@@ -258,10 +258,10 @@ def run(*, checkpoints_dir: str | Path | None = None, n_images: int | None = Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python3 -m lesson.experiments.attention_foreground",
-        description="Share of DINO's CLS attention on Fashion-MNIST foreground pixels vs the "
-                    "foreground's share of the area, against random init and MAE.",
+    parser = experiment_parser(
+        "attention_foreground",
+        "Share of DINO's CLS attention on Fashion-MNIST foreground pixels vs the "
+        "foreground's share of the area, against random init and MAE.",
     )
     parser.add_argument("--checkpoints-dir", default=None, help="default: the bundled ones")
     parser.add_argument("--n-images", type=int, default=None, help="default: all 10,000")

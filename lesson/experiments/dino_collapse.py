@@ -17,7 +17,6 @@ and kNN (k = 20) accuracy of the teacher backbone at a few steps; the verdict is
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ from lesson.live.dino import (
     knn_split,
     live_run,
 )
-from lesson.results import Record, Result
+from lesson.results import Record, Result, experiment_parser
 from ssl_core.train import Trainer
 
 __all__ = ["DinoCollapseResult", "DinoVariant", "main", "run"]
@@ -150,10 +149,10 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """CLI: measure the four variants and write the ``dino_collapse`` result."""
-    parser = argparse.ArgumentParser(
-        prog="python3 -m lesson.experiments.dino_collapse",
-        description="Train a small DINO four times (centring and sharpening on/off) and write "
-                    "assets/results/dino_collapse.json.",
+    parser = experiment_parser(
+        "dino_collapse",
+        "Train a small DINO four times (centring and sharpening on/off) and write "
+        "assets/results/dino_collapse.json.",
     )
     parser.add_argument("--steps", type=int, default=300, help="optimiser steps per variant")
     parser.add_argument("--every", type=int, default=10, help="a curve row every this many steps")

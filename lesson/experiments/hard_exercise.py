@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from lesson.results import Provenance, Record, Result
+from lesson.results import Provenance, Record, Result, experiment_parser
 
 __all__ = ["MODELS", "HardExerciseResult", "HardRow", "main", "run"]
 
@@ -265,9 +265,9 @@ def run(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m lesson.experiments.hard_exercise",
-        description="MAE (ViT, TinyUNet) pretraining + linear probe vs supervised training from "
+    parser = experiment_parser(
+        "hard_exercise",
+        "MAE (ViT, TinyUNet) pretraining + linear probe vs supervised training from "
         "scratch, on the same labelled subset; writes assets/results/hard_exercise.json.",
     )
     parser.add_argument("--epochs", type=int, nargs="+", default=list(DEFAULT_EPOCHS),

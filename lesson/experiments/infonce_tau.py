@@ -18,7 +18,6 @@ Each loss comes with log(2N - 1), the loss of a uniform softmax ("chance").
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ import torch
 from torch import nn
 
 from lesson.figures.pairs import loss_against_tau, real_pairs, simclr_view_config
-from lesson.results import Record, Result, Stopwatch
+from lesson.results import Record, Result, Stopwatch, experiment_parser
 from ssl_core import paths
 from ssl_core.augment import ViewConfig
 from ssl_core.losses.infonce_sweep import DEFAULT_TAUS, tau_sweep
@@ -194,7 +193,7 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = experiment_parser("infonce_tau", __doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=paths.checkpoints_dir() / "simclr",
                         help="SimCLR checkpoint directory (default: the bundled one)")
     parser.add_argument("--n-pairs", type=int, default=512)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lesson.results import Record, Result, run_experiment_cli
+from lesson.results import Record, Result, experiment_parser, run_experiment_cli
 from ssl_core import paths
 from ssl_core.checkpoints import checkpoint_info
 
@@ -347,9 +347,9 @@ def run(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python3 -m lesson.experiments.mae_ratio",
-        description="Masked-patch MSE of the bundled MAE against interpolation at mask ratios "
+    parser = experiment_parser(
+        "mae_ratio",
+        "Masked-patch MSE of the bundled MAE against interpolation at mask ratios "
         "0.15-0.9; writes assets/results/mae_ratio.json",
     )
     parser.add_argument("--checkpoints", default=None,

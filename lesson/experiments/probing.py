@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lesson.results import experiment_parser
 from ssl_core.images import images_to_batch
 
 __all__ = [
@@ -326,8 +327,7 @@ def probing_parser(name: str, description: str, *,
     """The command line both probing experiments share: which checkpoints, quick-check limits,
     the probe's iterations, the feature cache (shared with the other experiment) and where the
     result goes. The caller adds its own arguments."""
-    parser = argparse.ArgumentParser(prog=f"python3 -m lesson.experiments.{name}",
-                                     description=description)
+    parser = experiment_parser(name, description)
     parser.add_argument("--checkpoints", default=None,
                         help="folder of checkpoint directories [assets/checkpoints]")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these checkpoints")

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lesson.results import Provenance, Record, Result
+from lesson.results import Provenance, Record, Result, experiment_parser
 
 __all__ = ["CLAIM", "BatchRun", "KnnPoint", "SimclrBatchResult", "finding", "main", "run"]
 
@@ -267,9 +267,9 @@ def run(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m lesson.experiments.simclr_batch",
-        description="SimCLR at batch 32 vs 512 with the same number of images seen; kNN "
+    parser = experiment_parser(
+        "simclr_batch",
+        "SimCLR at batch 32 vs 512 with the same number of images seen; kNN "
         "accuracy along training. Writes assets/results/simclr_batch.json.",
     )
     parser.add_argument("--images-seen", type=int, default=102_400, help="[102400]")

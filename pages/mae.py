@@ -72,15 +72,6 @@ st.markdown(
 pick_col, param_col = st.columns([1, 2], gap="large")
 with pick_col:
     picked = image_picker(key="mae")
-with param_col:
-    ratio = st.slider("Mask ratio (share of patches hidden)", 0.05, 0.95, step=0.05,
-                      key="mae_ratio")
-    mask_kind = st.radio("Mask", MASK_KINDS, key="mae_kind", horizontal=True,
-                         format_func=KIND_LABELS.get)
-    seed = seed_picker(key="mae", label="Mask seed")
-    if mask_kind == "grid":
-        st.caption("The grid mask is regular: it ignores the seed and takes the pattern whose "
-                   "ratio is nearest the slider's.")
 
 # --- the model, if its checkpoint is bundled ----------------------------------------------------
 image_kind = "fashion" if st.session_state.get("mae_source") == "fashion" else "photo"
@@ -103,94 +94,119 @@ side, channels, patch = input_geometry(model, image_kind)
 image = square_crop(picked, side, channels=channels)  # uint8 (side, side[, 3])
 grid = (side // patch, side // patch)
 
-try:
-    mask = make_mask(mask_kind, *grid, ratio, seed=seed)  # (L,) bool, True = masked
-except ValueError as error:
-    stop_page(PARAMS, f"This mask cannot be used: {error}. Move the mask ratio or pick another "
-                      "mask.")
+# --- the mask and all it drives: one fragment -----------------------------------------------------
+# The mask's ratio, kind and seed drive everything below; moving one reruns only this fragment
+# (its widgets sit in the inputs' right-hand column), not the image picker or the model above.
 
-# --- one image, masked and filled ---------------------------------------------------------------
-filled = fill(image, mask, patch, model)
-panels = [(tile(filled.image), "Original"),
-          (tile(filled.masked_input),
-           f"Masked input: {int(mask.sum())} of {mask.size} patches hidden"),
-          (tile(filled.baseline), "Interpolation baseline")]
-if model is not None:
-    panels += [(tile(filled.reconstruction), "MAE reconstruction"),
-               (tile(filled.reconstruction_pasted), "MAE, visible patches pasted back")]
 
-st.subheader(f"{side} x {side} input, {patch} px patches ({grid[0]} x {grid[1]} = "
-             f"{mask.size} patches), mask ratio {ratio:g}")
-for column, (panel, caption) in zip(st.columns(len(panels)), panels, strict=True):
-    column.image(panel, caption=caption, width=TILE)
+@st.fragment
+def masked_view() -> None:
+    """The mask widgets, the masked image and its fills, the error maps and curves."""
+    with param_col:
+        ratio = st.slider("Mask ratio (share of patches hidden)", 0.05, 0.95, step=0.05,
+                          key="mae_ratio")
+        mask_kind = st.radio("Mask", MASK_KINDS, key="mae_kind", horizontal=True,
+                             format_func=KIND_LABELS.get)
+        seed = seed_picker(key="mae", label="Mask seed")
+        if mask_kind == "grid":
+            st.caption("The grid mask is regular: it ignores the seed and takes the pattern "
+                       "whose ratio is nearest the slider's.")
 
-metric_cols = st.columns(3)
-metric_cols[0].metric("Masked-patch MSE, interpolation", f"{float(filled.baseline_mse[0]):.4f}",
-                      help="Mean squared pixel error (pixels in [0, 1]) over the hidden patches.")
-if model is not None:
-    metric_cols[1].metric("Masked-patch MSE, MAE", f"{float(filled.model_mse[0]):.4f}",
-                          delta=f"{float(filled.model_mse[0] - filled.baseline_mse[0]):+.4f} vs "
-                                "interpolation",
-                          delta_color="inverse")
+    try:
+        mask = make_mask(mask_kind, *grid, ratio, seed=seed)  # (L,) bool, True = masked
+    except ValueError as error:
+        stop_page(PARAMS, f"This mask cannot be used: {error}. Move the mask ratio or pick "
+                          "another mask.")
 
-# --- where the error sits -------------------------------------------------------------------------
-maps = [("Interpolation", masked_only(filled.baseline_errors, mask, grid))]
-if model is not None:
-    maps.append(("MAE", masked_only(filled.model_errors, mask, grid)))
-zmax = max(float(np.nanmax(m)) for _, m in maps) or 1.0
-for column, (label, errors) in zip(st.columns(2, gap="large"), maps, strict=False):
-    with column:
-        heat = figures.figure(
-            [go.Heatmap(z=errors, zmin=0, zmax=zmax, colorscale="Reds",
-                        colorbar=dict(title="MSE", thickness=12),
-                        hovertemplate="patch row %{y}, column %{x}<br>MSE %{z:.4f}"
-                                      "<extra></extra>")],
-            height=340, title=f"Per-patch error: {label}",
-            xaxis=dict(title="patch column", constrain="domain"),
-            yaxis=dict(title="patch row", autorange="reversed", scaleanchor="x",
-                       constrain="domain"),
-        )
-        figures.show(heat, key=f"mae_fig_heat_{label.lower()}", filename=f"mae_error_{label}",
-                     caption="MSE of each hidden patch (visible patches are blank: they are "
-                             "copied, not predicted). Same colour scale in both maps.")
+    # --- one image, masked and filled -------------------------------------------------------------
+    filled = fill(image, mask, patch, model)
+    panels = [(tile(filled.image), "Original"),
+              (tile(filled.masked_input),
+               f"Masked input: {int(mask.sum())} of {mask.size} patches hidden"),
+              (tile(filled.baseline), "Interpolation baseline")]
+    if model is not None:
+        panels += [(tile(filled.reconstruction), "MAE reconstruction"),
+                   (tile(filled.reconstruction_pasted), "MAE, visible patches pasted back")]
 
-records = patch_records(filled, mask, grid)
-figures.csv_button("Per-patch errors (CSV)", records_to_csv(records), key="mae_csv",
-                   filename=f"mae_errors_{mask_kind}_r{ratio:g}_seed{seed}.csv")
+    st.subheader(f"{side} x {side} input, {patch} px patches ({grid[0]} x {grid[1]} = "
+                 f"{mask.size} patches), mask ratio {ratio:g}")
+    for column, (panel, caption) in zip(st.columns(len(panels)), panels, strict=True):
+        column.image(panel, caption=caption, width=TILE)
 
-# --- error against the mask ratio ---------------------------------------------------------------
-st.subheader("Error against mask ratio")
-curves = [("interpolation", baseline_curve(image, patch, mask_kind), figures.MUTED)]
-if model is not None:
-    path = bundled_checkpoint(name)
-    stamp = checkpoint_stamp(path) if path else name
-    curves.append(("MAE", model_curve(image, patch, mask_kind, name, stamp), figures.POSITIVE))
-curve = figures.figure(
-    [go.Scatter(x=c.ratios, y=c.mean, name=label, mode="lines+markers", line=dict(color=colour),
-                error_y=dict(array=c.sem, thickness=1))
-     for label, c, colour in curves],
-    height=360,
-    shapes=[figures.vline(ratio, colour="black", width=1.5)],
-    xaxis=dict(title="mask ratio", range=[0, 1]),
-    yaxis=dict(title="masked-patch MSE", rangemode="tozero"),
-    legend=dict(x=0.01, xanchor="left", y=0.98, yanchor="top"),
-)
-figures.show(
-    curve, key="mae_fig_curve", filename=f"mae_error_vs_ratio_{mask_kind}",
-    caption=(
-        f"Mean masked-patch MSE on this image over {len(curves[0][1].seeds)} mask(s) per ratio "
-        f"({KIND_LABELS[mask_kind].lower()} masks; bars: standard error); the black line is your "
-        "ratio. At low ratios every hole has visible neighbours and interpolation does well; "
-        "as the holes grow it can only blur, which is why MAE hides 75 %: the task must need "
-        "more than interpolation."
-    ),
-)
-figures.csv_button(
-    "Error curve (CSV)",
-    records_to_csv([{"mask_ratio": float(r), **{f"{label}_mse": float(c.mean[i])
-                                                for label, c, _ in curves}}
-                    for i, r in enumerate(curves[0][1].ratios)]),
-    key="mae_csv_curve", filename=f"mae_error_vs_ratio_{mask_kind}.csv",
-)
+    metric_cols = st.columns(3)
+    metric_cols[0].metric("Masked-patch MSE, interpolation",
+                          f"{float(filled.baseline_mse[0]):.4f}",
+                          help="Mean squared pixel error (pixels in [0, 1]) over the hidden "
+                               "patches.")
+    if model is not None:
+        metric_cols[1].metric("Masked-patch MSE, MAE", f"{float(filled.model_mse[0]):.4f}",
+                              delta=f"{float(filled.model_mse[0] - filled.baseline_mse[0]):+.4f}"
+                                    " vs interpolation",
+                              delta_color="inverse")
+
+    # --- where the error sits ---------------------------------------------------------------------
+    maps = [("Interpolation", masked_only(filled.baseline_errors, mask, grid))]
+    if model is not None:
+        maps.append(("MAE", masked_only(filled.model_errors, mask, grid)))
+    zmax = max(float(np.nanmax(m)) for _, m in maps) or 1.0
+    for column, (label, errors) in zip(st.columns(2, gap="large"), maps, strict=False):
+        with column:
+            heat = figures.figure(
+                [go.Heatmap(z=errors, zmin=0, zmax=zmax, colorscale="Reds",
+                            colorbar=dict(title="MSE", thickness=12),
+                            hovertemplate="patch row %{y}, column %{x}<br>MSE %{z:.4f}"
+                                          "<extra></extra>")],
+                height=340, title=f"Per-patch error: {label}",
+                xaxis=dict(title="patch column", constrain="domain"),
+                yaxis=dict(title="patch row", autorange="reversed", scaleanchor="x",
+                           constrain="domain"),
+            )
+            figures.show(heat, key=f"mae_fig_heat_{label.lower()}", filename=f"mae_error_{label}",
+                         caption="MSE of each hidden patch (visible patches are blank: they are "
+                                 "copied, not predicted). Same colour scale in both maps.")
+
+    records = patch_records(filled, mask, grid)
+    figures.csv_button("Per-patch errors (CSV)", records_to_csv(records), key="mae_csv",
+                       filename=f"mae_errors_{mask_kind}_r{ratio:g}_seed{seed}.csv")
+
+    # --- error against the mask ratio -------------------------------------------------------------
+    st.subheader("Error against mask ratio")
+    curves = [("interpolation", baseline_curve(image, patch, mask_kind), figures.MUTED)]
+    if model is not None:
+        path = bundled_checkpoint(name)
+        stamp = checkpoint_stamp(path) if path else name
+        curves.append(("MAE", model_curve(image, patch, mask_kind, name, stamp), figures.POSITIVE))
+    curve = figures.figure(
+        [go.Scatter(x=c.ratios, y=c.mean, name=label, mode="lines+markers", line=dict(color=colour),
+                    error_y=dict(array=c.sem, thickness=1))
+         for label, c, colour in curves],
+        height=360,
+        shapes=[figures.vline(ratio, colour="black", width=1.5)],
+        xaxis=dict(title="mask ratio", range=[0, 1]),
+        yaxis=dict(title="masked-patch MSE", rangemode="tozero"),
+        legend=dict(x=0.01, xanchor="left", y=0.98, yanchor="top"),
+    )
+    figures.show(
+        curve, key="mae_fig_curve", filename=f"mae_error_vs_ratio_{mask_kind}",
+        caption=(
+            f"Mean masked-patch MSE on this image over {len(curves[0][1].seeds)} mask(s) per "
+            f"ratio ({KIND_LABELS[mask_kind].lower()} masks; bars: standard error); the black "
+            "line is your ratio. At low ratios every hole has visible neighbours and "
+            "interpolation does well; as the holes grow it can only blur, which is why MAE "
+            "hides 75 %: the task must need "
+            "more than interpolation."
+        ),
+    )
+    figures.csv_button(
+        "Error curve (CSV)",
+        records_to_csv([{"mask_ratio": float(r), **{f"{label}_mse": float(c.mean[i])
+                                                    for label, c, _ in curves}}
+                        for i, r in enumerate(curves[0][1].ratios)]),
+        key="mae_csv_curve", filename=f"mae_error_vs_ratio_{mask_kind}.csv",
+    )
+    share(PARAMS)
+
+
+masked_view()
 st.caption("The URL holds every setting above (except an upload): copy it to share this view.")
 share(PARAMS)

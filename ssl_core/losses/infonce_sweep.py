@@ -140,18 +140,9 @@ def tau_sweep(
 
     aligned_mean, aligned_sem = mean_and_sem(aligned)
     random_mean, random_sem = mean_and_sem(random)
-    return TauSweep(
-        taus=taus,
-        aligned=aligned_mean,
-        random=random_mean,
-        aligned_sem=aligned_sem,
-        random_sem=random_sem,
-        reference_loss=uniform_softmax_loss(n),
-        n=n,
-        d=d,
-        noise=float(noise),
-        seeds=seeds,
-    )
+    return TauSweep(taus=taus, aligned=aligned_mean, random=random_mean, aligned_sem=aligned_sem,
+                    random_sem=random_sem, reference_loss=uniform_softmax_loss(n), n=n, d=d,
+                    noise=float(noise), seeds=seeds)
 
 
 def random_pair_bounds(n: int, d: int, tau: float) -> tuple[float, float]:

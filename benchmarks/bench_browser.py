@@ -27,18 +27,17 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import served_app  # benchmarks/served_app.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 BARE = Path(__file__).resolve().parent / "bare_page.py"
@@ -116,44 +115,15 @@ class Row:
         return statistics.median(self.times_ms) if self.times_ms else None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
-def streamlit_server(script: Path, log: Path):
+def streamlit_server(script: Path, log: Path) -> Iterator[str]:
     """``streamlit run script`` on a free local port; yields its URL once healthy."""
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless",
-               "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false"]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"{script} exited before serving; see {log}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{script} did not answer within 120 s; see {log}")
-            time.sleep(0.25)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        with served_app.streamlit_server(script, log, cwd=ROOT,
+                                         args=("--browser.gatherUsageStats", "false")) as (url, _):
+            yield url
+    except served_app.ServerDidNotStart as error:
+        raise SystemExit(f"{error}; see {log}") from None
 
 
 def settle(page: Any, *, timeout_s: float = 120.0, quiet_s: float = 0.25) -> None:
@@ -268,8 +238,7 @@ def measure(browser: Any, url: str, *, pages: list[str] | None, presses: int, wa
 
 
 def find_chromium() -> str:
-    explicit = os.environ.get("CHROMIUM")
-    found = explicit or shutil.which("chromium") or shutil.which("chromium-browser")
+    found = served_app.find_chromium()
     if not found:
         raise SystemExit("no Chromium: apt-get install chromium, or set CHROMIUM=/path")
     return found

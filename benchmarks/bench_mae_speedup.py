@@ -22,6 +22,7 @@ import statistics
 import time
 
 import torch
+from torch_threads import parse_args_with_threads  # benchmarks/torch_threads.py
 
 from ssl_core.masking import MaskResult
 from ssl_core.methods import build_method
@@ -66,12 +67,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--mask-ratio", type=float, default=0.75)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads [torch's default]; 1 gives steadier "
-                        "figures on a machine other jobs share")
-    args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    args = parse_args_with_threads(parser)
     device = torch.device(args.device)
     torch.manual_seed(0)
     print(f"MAE training step, batch {args.batch_size}, {device}, "

@@ -24,10 +24,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MAIN = ROOT / "app" / "main.py"
+Change = Callable[[Any, int], None]  # sets a widget before rerun i
 
 
 def open_page(page: str, query: dict[str, str]):
@@ -53,7 +55,7 @@ def wait_for_warm_up() -> None:
     print(f"waited {time.perf_counter() - start:.1f} s for the app's UMAP warm-up", flush=True)
 
 
-def time_reruns(at, change: Callable[[object, int], None],
+def time_reruns(at, change: Change,
                 reruns: int) -> tuple[list[float], list[float]]:
     """Wall and CPU milliseconds of each rerun after ``change(at, i)`` set a widget (i = 0 is a
     warm-up). CPU time is the whole process's (all threads): what the rerun cost, nearly
@@ -77,43 +79,34 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q) - 1]
 
 
-CASES = {
-    "infonce τ slider (N=512, D=128)": (
-        "infonce", {"nce_n": "512", "nce_d": "128"},
-        lambda at, i: at.slider(key="nce_tau").set_value(round(0.05 + 0.01 * (i % 150), 2)),
-    ),
-    "infonce anchor slider (N=512, D=128)": (
-        "infonce", {"nce_n": "512", "nce_d": "128"},
-        lambda at, i: at.slider(key="nce_anchor").set_value((37 * i) % 1024),
-    ),
-    "infonce real τ slider (N=512, z)": (
-        "infonce", {"nce_mode": "real", "nce_rn": "512"},
-        lambda at, i: at.slider(key="nce_tau").set_value(round(0.05 + 0.01 * (i % 150), 2)),
-    ),
-    "infonce real anchor slider (N=512, z)": (
-        "infonce", {"nce_mode": "real", "nce_rn": "512"},
-        lambda at, i: at.slider(key="nce_anchor").set_value((37 * i) % 1024),
-    ),
+def slider_sweep(key: str, start: float, step: float, count: int) -> Change:
+    """Rerun i sets slider ``key`` to ``start + step * (i % count)`` (rounded to 2 decimals)."""
+    return lambda at, i: at.slider(key=key).set_value(round(start + step * (i % count), 2))
+
+
+TAU = slider_sweep("nce_tau", 0.05, 0.01, 150)
+MAE_RATIO = slider_sweep("mae_ratio", 0.05, 0.05, 19)
+
+
+def anchor_walk(at: Any, i: int) -> None:
+    at.slider(key="nce_anchor").set_value((37 * i) % 1024)
+
+
+SYNTHETIC_512 = {"nce_n": "512", "nce_d": "128"}
+REAL_512 = {"nce_mode": "real", "nce_rn": "512"}
+CASES: dict[str, tuple[str, dict[str, str], Change]] = {
+    "infonce τ slider (N=512, D=128)": ("infonce", SYNTHETIC_512, TAU),
+    "infonce anchor slider (N=512, D=128)": ("infonce", SYNTHETIC_512, anchor_walk),
+    "infonce real τ slider (N=512, z)": ("infonce", REAL_512, TAU),
+    "infonce real anchor slider (N=512, z)": ("infonce", REAL_512, anchor_walk),
     "augmentations brightness slider": (
-        "augmentations", {},
-        lambda at, i: at.slider(key="aug_brightness").set_value(round(0.05 * (i % 20), 2)),
-    ),
-    "mae ratio slider (photo, bundled mae_rgb)": (
-        "mae", {},
-        lambda at, i: at.slider(key="mae_ratio").set_value(round(0.05 + 0.05 * (i % 19), 2)),
-    ),
-    "mae ratio slider (Fashion-MNIST, bundled mae)": (
-        "mae", {"mae_source": "fashion"},
-        lambda at, i: at.slider(key="mae_ratio").set_value(round(0.05 + 0.05 * (i % 19), 2)),
-    ),
+        "augmentations", {}, slider_sweep("aug_brightness", 0.0, 0.05, 20)),
+    "mae ratio slider (photo, bundled mae_rgb)": ("mae", {}, MAE_RATIO),
+    "mae ratio slider (Fashion-MNIST, bundled mae)": ("mae", {"mae_source": "fashion"}, MAE_RATIO),
     "dino_collapse teacher temperature (no run)": (
-        "dino_collapse", {},
-        lambda at, i: at.slider(key="dino_teacher_temp").set_value(round(0.02 + 0.01 * (i % 9), 2)),
-    ),
+        "dino_collapse", {}, slider_sweep("dino_teacher_temp", 0.02, 0.01, 9)),
     "augmentations re-roll (new seed)": (
-        "augmentations", {},
-        lambda at, i: at.number_input(key="aug_seed").set_value(100 + i),
-    ),
+        "augmentations", {}, lambda at, i: at.number_input(key="aug_seed").set_value(100 + i)),
 }
 
 

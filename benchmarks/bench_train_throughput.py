@@ -23,6 +23,7 @@ import statistics
 import time
 
 import torch
+from torch_threads import parse_args_with_threads  # benchmarks/torch_threads.py
 
 from ssl_core.train import TrainConfig, Trainer
 
@@ -58,12 +59,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(PAIRS))
     parser.add_argument("--backbones", nargs="+", default=None,
                         help="default: every backbone listed for the method")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads [torch's default]; 1 gives steadier "
-                        "figures on a machine other jobs share")
-    args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    args = parse_args_with_threads(parser)
     print(f"images/s, batch {args.batch_size}, CPU with {torch.get_num_threads()} threads, "
           f"median of {args.steps} steps")
     print(f"{'method':<9} {'backbone':<17} {'end to end':>10} {'views':>8} {'model':>8}")

@@ -272,16 +272,9 @@ class _Replay(nn.Module):
         return out.to(x.device)
 
 
-def evaluate_entry(
-    entry: EncoderEntry,
-    data: ProbeData,
-    *,
-    labels_per_class: int,
-    max_iter: int = 1000,
-    seed: int = 0,
-    solver: str = "torch",
-    cache_dir: str | Path | None = None,
-) -> dict[str, Any]:
+def evaluate_entry(entry: EncoderEntry, data: ProbeData, *, labels_per_class: int,
+                   max_iter: int = 1000, seed: int = 0, solver: str = "torch",
+                   cache_dir: str | Path | None = None) -> dict[str, Any]:
     """``ssl_core.eval.report.evaluate_encoder`` on ``entry`` (kNN k=200/k=20 T=0.1, linear probe
     with all labels and with ``labels_per_class``): its dict, with the features cached.
 

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ssl_core.images import images_to_batch
 from ssl_core.losses.dino import teacher_probs
-from ssl_core.losses.dino_collapse import collapse_verdict
+from ssl_core.losses.dino_collapse import CollapseDiagnostics, collapse_verdict
 from ssl_core.methods.dino import DINOConfig
 from ssl_core.train import TrainConfig, Trainer
 
@@ -48,18 +48,11 @@ __all__ = [
     "teacher_profile",
 ]
 
-# The diagnostics a curve row keeps (all from the training step, see CollapseDiagnostics).
+# The diagnostics a curve row keeps, all from the training step: the loss, every other
+# CollapseDiagnostics field in its order, then the step's schedules.
 DIAGNOSTIC_KEYS = (
     "loss",
-    "teacher_entropy",
-    "max_entropy",
-    "marginal_entropy",
-    "kl_teacher_student",
-    "output_std",
-    "output_std_ref",
-    "dominant_dim_share",
-    "argmax_mode_share",
-    "effective_rank",
+    *(f.name for f in dataclasses.fields(CollapseDiagnostics) if f.name != "loss"),
     "teacher_temp",
     "momentum",
 )

@@ -12,7 +12,7 @@ pipeline serves both.
 * :mod:`~ssl_core.augment.pipelines`: the transforms made from them, and ``TwoViewDataset``;
 * :mod:`~ssl_core.augment.trace`: seeded views and the parameters that made each one.
 
-``ssl_core.batch_views`` draws the same distributions for a whole batch at once (training).
+:mod:`~ssl_core.augment.batched` draws the same distributions for a whole batch at once (training).
 """
 
 from ssl_core.augment.config import INTERPOLATIONS, MultiCropConfig, ViewConfig

@@ -91,30 +91,16 @@ def knn_predict(
     return torch.cat(predictions).cpu().numpy().astype(np.int64)
 
 
-def knn_accuracy(
-    train_features: ArrayLike,
-    train_labels: ArrayLike,
-    query_features: ArrayLike,
-    query_labels: ArrayLike,
-    *,
-    k: int = 200,
-    temperature: float = 0.1,
-    num_classes: int | None = None,
-    batch_size: int = 512,
-    device: str | torch.device | None = None,
-) -> float:
-    """Fraction of ``query_labels (Q,)`` that :func:`knn_predict` gets right, in ``[0, 1]``."""
+def knn_accuracy(train_features: ArrayLike, train_labels: ArrayLike, query_features: ArrayLike,
+                 query_labels: ArrayLike, *, k: int = 200, temperature: float = 0.1,
+                 num_classes: int | None = None, batch_size: int = 512,
+                 device: str | torch.device | None = None) -> float:
+    """Fraction of ``query_labels (Q,)`` that :func:`knn_predict` gets right, in ``[0, 1]``; the
+    other arguments are :func:`knn_predict`'s."""
     truth = as_labels(query_labels, "query_labels", len(query_features))
-    predicted = knn_predict(
-        train_features,
-        train_labels,
-        query_features,
-        k=k,
-        temperature=temperature,
-        num_classes=num_classes,
-        batch_size=batch_size,
-        device=device,
-    )
+    predicted = knn_predict(train_features, train_labels, query_features, k=k,
+                            temperature=temperature, num_classes=num_classes,
+                            batch_size=batch_size, device=device)
     return float((predicted == truth).mean())
 
 

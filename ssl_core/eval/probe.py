@@ -209,22 +209,11 @@ def linear_probe(
     )
 
 
-def probe_encoder(
-    encoder: nn.Module,
-    train_data: Any,
-    test_data: Any,
-    *,
-    method: str = "sklearn",
-    C: float = 1.0,
-    max_iter: int = 1000,
-    standardize: bool = True,
-    seed: int = 0,
-    batch_size: int = 256,
-    device: str | torch.device | None = None,
-    transform: Callable[[Tensor], Tensor] | None = None,
-    num_workers: int = 0,
-    progress: ProgressCallback | None = None,
-) -> ProbeResult:
+def probe_encoder(encoder: nn.Module, train_data: Any, test_data: Any, *, method: str = "sklearn",
+                  C: float = 1.0, max_iter: int = 1000, standardize: bool = True, seed: int = 0,
+                  batch_size: int = 256, device: str | torch.device | None = None,
+                  transform: Callable[[Tensor], Tensor] | None = None, num_workers: int = 0,
+                  progress: ProgressCallback | None = None) -> ProbeResult:
     """Linear probe of a frozen encoder: extract features, fit, score, and prove it stayed frozen.
 
     ``train_data`` and ``test_data`` take any form :func:`extract_features` accepts; the other
@@ -255,18 +244,8 @@ def probe_encoder(
             "features; a linear probe must see a frozen encoder (does forward_features update "
             "state, e.g. batch-norm running statistics or an EMA?)"
         )
-    result = linear_probe(
-        train_x,
-        train_y,
-        test_x,
-        test_y,
-        method=method,
-        C=C,
-        max_iter=max_iter,
-        standardize=standardize,
-        seed=seed,
-        device=device,
-    )
+    result = linear_probe(train_x, train_y, test_x, test_y, method=method, C=C, max_iter=max_iter,
+                          standardize=standardize, seed=seed, device=device)
     return dataclasses.replace(
         result,
         protocol=result.protocol + "; encoder weights verified unchanged",

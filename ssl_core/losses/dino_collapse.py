@@ -106,15 +106,9 @@ class CollapseDiagnostics:
 
 
 @torch.no_grad()
-def collapse_diagnostics(
-    *,
-    teacher_logits: Views,
-    student_logits: Views,
-    center: Tensor,
-    teacher_temp: float = 0.04,
-    student_temp: float = 0.1,
-    n_global: int | None = None,
-) -> CollapseDiagnostics:
+def collapse_diagnostics(*, teacher_logits: Views, student_logits: Views, center: Tensor,
+                         teacher_temp: float = 0.04, student_temp: float = 0.1,
+                         n_global: int | None = None) -> CollapseDiagnostics:
     """Collapse diagnostics for one step; inputs and view pairing exactly as `dino_loss`.
 
     A single (B, K) teacher and a single (B, K) student of the same crop give no pair; pass

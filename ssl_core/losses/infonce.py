@@ -54,6 +54,7 @@ __all__ = [
     "info_nce",
     "info_nce_diagnostics",
     "similarity_and_targets",
+    "uniform_softmax_loss",
 ]
 
 # Wang & Isola (2020), "Understanding Contrastive Representation Learning through Alignment and
@@ -69,6 +70,12 @@ MIN_TAU = 1e-6
 # --------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------
+
+
+def uniform_softmax_loss(n: int) -> float:
+    """log(2N - 1): the InfoNCE loss of a softmax uniform over an anchor's 2N - 1 candidates, the
+    "chance level" usually quoted (see the module docstring for why random pairs sit above it)."""
+    return math.log(2 * n - 1)
 
 
 def check_tau(tau: float) -> float:
@@ -308,7 +315,7 @@ def info_nce_diagnostics(
         n=n,
         tau=tau,
         loss=loss,
-        reference_loss=math.log(2 * n - 1),
+        reference_loss=uniform_softmax_loss(n),
         similarity=sim,
         weights=weights,
         positive_similarity=positive_similarity,

@@ -16,7 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ssl_core.losses.infonce import check_pair, check_tau, exclude_self, similarity_and_targets
+from ssl_core.losses.infonce import (
+    check_pair,
+    check_tau,
+    exclude_self,
+    similarity_and_targets,
+    uniform_softmax_loss,
+)
 
 __all__ = [
     "DEFAULT_TAUS",
@@ -134,18 +140,9 @@ def tau_sweep(
 
     aligned_mean, aligned_sem = mean_and_sem(aligned)
     random_mean, random_sem = mean_and_sem(random)
-    return TauSweep(
-        taus=taus,
-        aligned=aligned_mean,
-        random=random_mean,
-        aligned_sem=aligned_sem,
-        random_sem=random_sem,
-        reference_loss=math.log(2 * n - 1),
-        n=n,
-        d=d,
-        noise=float(noise),
-        seeds=seeds,
-    )
+    return TauSweep(taus=taus, aligned=aligned_mean, random=random_mean, aligned_sem=aligned_sem,
+                    random_sem=random_sem, reference_loss=uniform_softmax_loss(n), n=n, d=d,
+                    noise=float(noise), seeds=seeds)
 
 
 def random_pair_bounds(n: int, d: int, tau: float) -> tuple[float, float]:
@@ -156,5 +153,5 @@ def random_pair_bounds(n: int, d: int, tau: float) -> tuple[float, float]:
     """
     if n < 1 or d < 1 or not tau > 0:
         raise ValueError(f"need n >= 1, d >= 1 and tau > 0; got n={n}, d={d}, tau={tau}")
-    chance = math.log(2 * n - 1)
+    chance = uniform_softmax_loss(n)
     return chance, chance + 1.0 / (2.0 * d * tau**2)

@@ -11,6 +11,16 @@ from typing import Any
 from torch import Tensor, nn
 
 
+def require_feature_backbone(backbone: nn.Module, method: str) -> None:
+    """Stop unless ``backbone`` has ``forward_features(x) -> (B, D)`` and ``embed_dim``: what a
+    method that trains on pooled features (SimCLR, DINO) needs of it."""
+    if not hasattr(backbone, "forward_features") or not hasattr(backbone, "embed_dim"):
+        raise ValueError(
+            f"{method} needs a backbone with forward_features(x) -> (B, D) and embed_dim; got "
+            f"{type(backbone).__name__}"
+        )
+
+
 class MethodBase(nn.Module):
     """Defaults for the :class:`ssl_core.methods.Method` protocol."""
 

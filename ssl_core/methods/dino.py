@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from ssl_core.losses.dino import DINOLoss, DINOLossConfig
 from ssl_core.losses.dino_collapse import collapse_diagnostics
 from ssl_core.losses.dino_teacher import cosine_momentum, ema_update
-from ssl_core.methods.base import MethodBase
+from ssl_core.methods.base import MethodBase, require_feature_backbone
 from ssl_core.models.heads import DINOHead
 
 __all__ = ["DINO", "DINOConfig", "MultiCropBranch", "split_views"]
@@ -180,11 +180,7 @@ class DINO(MethodBase):
 
     def __init__(self, backbone: nn.Module, config: DINOConfig | None = None) -> None:
         super().__init__()
-        if not hasattr(backbone, "forward_features") or not hasattr(backbone, "embed_dim"):
-            raise ValueError(
-                "DINO needs a backbone with forward_features(x) -> (B, D) and embed_dim; got "
-                f"{type(backbone).__name__}"
-            )
+        require_feature_backbone(backbone, "DINO")
         self.config = config if config is not None else DINOConfig()
         cfg = self.config
         head = DINOHead(

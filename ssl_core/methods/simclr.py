@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ssl_core.distributed import gather_with_grad
 from ssl_core.losses.infonce import info_nce
-from ssl_core.methods.base import MethodBase
+from ssl_core.methods.base import MethodBase, require_feature_backbone
 from ssl_core.models.heads import ProjectionHead
 
 __all__ = ["SimCLR", "SimCLRConfig", "retrieval_metrics", "split_two_views"]
@@ -125,11 +125,7 @@ class SimCLR(MethodBase):
 
     def __init__(self, backbone: nn.Module, config: SimCLRConfig | None = None) -> None:
         super().__init__()
-        if not hasattr(backbone, "forward_features") or not hasattr(backbone, "embed_dim"):
-            raise ValueError(
-                "SimCLR needs a backbone with forward_features(x) -> (B, D) and embed_dim; got "
-                f"{type(backbone).__name__}"
-            )
+        require_feature_backbone(backbone, "SimCLR")
         self.config = config if config is not None else SimCLRConfig()
         self.backbone = backbone
         self.head = ProjectionHead(

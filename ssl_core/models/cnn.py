@@ -71,9 +71,7 @@ class ResNetConfig:
                 "in_chans and blocks_per_stage must be >= 1 and stem_stride 1 or 2; got "
                 f"{self.in_chans}, {self.blocks_per_stage}, {self.stem_stride}"
             )
-        mean, std = check_input_stats(self.input_mean, self.input_std, self.in_chans)
-        object.__setattr__(self, "input_mean", mean)
-        object.__setattr__(self, "input_std", std)
+        check_input_stats(self)
 
     def build(self) -> ResNet:
         return ResNet(self)

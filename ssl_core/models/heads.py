@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -19,6 +21,25 @@ from ssl_core.masking import restore_sequence
 from ssl_core.models.vit import Block, as_pair, init_vit_weights, sincos_pos_embed_2d
 
 __all__ = ["DINOHead", "MAEDecoder", "ProjectionHead"]
+
+
+def _mlp(in_dim: int, hidden_dim: int, out_dim: int, *, n_layers: int, batch_norm: bool,
+        activation: Callable[[], nn.Module], bias_before_norm: bool = True) -> nn.Sequential:
+    """``n_layers`` Linear layers ``in_dim -> hidden_dim -> ... -> out_dim``; every one but the
+    last is followed by BatchNorm (if ``batch_norm``) and ``activation()``. A Linear layer that
+    BatchNorm follows keeps its bias only if ``bias_before_norm``."""
+    if n_layers < 1:
+        raise ValueError(f"n_layers must be >= 1; got {n_layers}")
+    dims = [in_dim] + [hidden_dim] * (n_layers - 1) + [out_dim]
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+        last = i == n_layers - 1
+        layers.append(nn.Linear(a, b, bias=last or bias_before_norm or not batch_norm))
+        if not last:
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(b))
+            layers.append(activation())
+    return nn.Sequential(*layers)
 
 
 class ProjectionHead(nn.Module):
@@ -38,18 +59,9 @@ class ProjectionHead(nn.Module):
         bn: bool = True,
     ) -> None:
         super().__init__()
-        if n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1; got {n_layers}")
-        dims = [in_dim] + [hidden_dim] * (n_layers - 1) + [out_dim]
-        layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
-            last = i == n_layers - 1
-            layers.append(nn.Linear(a, b, bias=last or not bn))  # BN's shift replaces the bias
-            if not last:
-                if bn:
-                    layers.append(nn.BatchNorm1d(b))
-                layers.append(nn.ReLU(inplace=True))
-        self.mlp = nn.Sequential(*layers)
+        # BN's shift replaces the bias of a Linear layer it follows
+        self.mlp = _mlp(in_dim, hidden_dim, out_dim, n_layers=n_layers, batch_norm=bn,
+                       activation=lambda: nn.ReLU(inplace=True), bias_before_norm=False)
 
     def forward(self, x: Tensor) -> Tensor:
         """``x: (N, in_dim) -> (N, out_dim)`` (not normalised; InfoNCE normalises)."""
@@ -77,17 +89,8 @@ class DINOHead(nn.Module):
         use_bn: bool = False,  # DINO: False for ViTs, True for ResNets
     ) -> None:
         super().__init__()
-        if n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1; got {n_layers}")
-        dims = [in_dim] + [hidden_dim] * (n_layers - 1) + [bottleneck_dim]
-        layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
-            layers.append(nn.Linear(a, b))
-            if i < n_layers - 1:
-                if use_bn:
-                    layers.append(nn.BatchNorm1d(b))
-                layers.append(nn.GELU())
-        self.mlp = nn.Sequential(*layers)
+        self.mlp = _mlp(in_dim, hidden_dim, bottleneck_dim, n_layers=n_layers, batch_norm=use_bn,
+                       activation=nn.GELU)
         self.mlp.apply(init_vit_weights)
         self.last_layer = weight_norm(nn.Linear(bottleneck_dim, out_dim, bias=False), dim=0)
         g = self.last_layer.parametrizations.weight.original0  # (out_dim, 1)

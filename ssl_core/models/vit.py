@@ -28,7 +28,7 @@ best together, as timm's and DINO's ``vision_transformer.py`` are read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -59,22 +59,25 @@ def as_pair(value: int | tuple[int, int] | list[int], *, name: str) -> tuple[int
     return pair  # type: ignore[return-value]
 
 
-def check_input_stats(mean: tuple[float, ...] | None, std: tuple[float, ...] | None,
-                      in_chans: int) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
-    """Validate per-channel input statistics (both or neither; one value per channel; std > 0)."""
+def check_input_stats(config: Any) -> None:
+    """Validate a frozen encoder config's per-channel input statistics ``input_mean`` /
+    ``input_std`` (both or neither; one value per ``in_chans``; std > 0) and store them on it as
+    tuples of floats. Called from the configs' ``__post_init__``."""
+    mean, std = config.input_mean, config.input_std
     if (mean is None) != (std is None):
         raise ValueError("give both input_mean and input_std, or neither")
     if mean is None or std is None:
-        return None, None
+        return
     mean, std = tuple(float(v) for v in mean), tuple(float(v) for v in std)
-    if len(mean) != in_chans or len(std) != in_chans:
+    if len(mean) != config.in_chans or len(std) != config.in_chans:
         raise ValueError(
-            f"input_mean and input_std need one value per channel ({in_chans}); got "
+            f"input_mean and input_std need one value per channel ({config.in_chans}); got "
             f"{len(mean)} and {len(std)}"
         )
     if any(v <= 0 for v in std):
         raise ValueError(f"input_std must be > 0; got {std}")
-    return mean, std
+    object.__setattr__(config, "input_mean", mean)
+    object.__setattr__(config, "input_std", std)
 
 
 class InputNormalize(nn.Module):
@@ -285,9 +288,7 @@ class ViTConfig:
             raise ValueError("depth, in_chans and patch_size must all be >= 1")
         if not 0.0 <= self.drop_path_rate < 1.0:
             raise ValueError(f"drop_path_rate must be in [0, 1); got {self.drop_path_rate}")
-        mean, std = check_input_stats(self.input_mean, self.input_std, self.in_chans)
-        object.__setattr__(self, "input_mean", mean)
-        object.__setattr__(self, "input_std", std)
+        check_input_stats(self)
 
     def build(self) -> VisionTransformer:
         return VisionTransformer(self)

@@ -92,7 +92,7 @@ class TrainConfig:
     # Memory layout of conv weights and activations: True speeds ResNet backbones on CPU (oneDNN's
     # NHWC kernels, ~1.7x on the 28 px CNN); it does nothing useful for ViTs. Numerics unchanged.
     channels_last: bool = False
-    # "batched": views of a whole batch at once (ssl_core.batch_views) where the images are rows
+    # "batched": views of a whole batch at once (ssl_core.augment.batched) where the images are rows
     # of one array (Fashion-MNIST, CIFAR); "per-image": the v2 pipelines one image at a time.
     views: str = "batched"
     accelerator: str = "auto"  # auto = cuda when available, else cpu

@@ -200,9 +200,9 @@ def batch_view_pipeline(
     overrides: Mapping[str, Any] | None = None,
 ) -> Any:
     """The views of :func:`view_pipeline`, made for a whole uint8 batch at once
-    (:class:`ssl_core.batch_views.BatchViews`): same configs, same parameter distributions."""
+    (:class:`ssl_core.augment.batched.BatchViews`): same configs, same parameter distributions."""
     from ssl_core import augment as A
-    from ssl_core.batch_views import BatchViews
+    from ssl_core.augment.batched import BatchViews
 
     overrides = dict(overrides or {})
     if method == "simclr":

@@ -18,12 +18,9 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +29,10 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))  # served_app: how the browser benchmark serves too
+
+from served_app import ServerDidNotStart, find_chromium, streamlit_server  # noqa: E402
+
 MAIN = ROOT / "app" / "main.py"
 SCREENSHOTS = ROOT / "outputs" / "screenshots"
 SERVER_START_TIMEOUT_S = 120.0
@@ -156,18 +157,6 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def find_chromium() -> str | None:
-    """``$CHROMIUM``, else ``chromium`` / ``chromium-browser`` on the PATH."""
-    explicit = os.environ.get("CHROMIUM")
-    if explicit:
-        return explicit if Path(explicit).is_file() else None
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 # --- the server ------------------------------------------------------------------------------
 
 
@@ -188,49 +177,16 @@ class Server:
             return handle.read().decode("utf-8", "replace")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Start the app on a free local port and wait for its health endpoint; stop it after."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    command = [sys.executable, "-m", "streamlit", "run", str(MAIN), "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    with log.open("wb") as sink:  # cwd=ROOT: Streamlit reads .streamlit/config.toml from there
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode} before serving:\n"
-                            f"{log.read_text(errors='replace')[-3000:]}", pytrace=False)
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer {url}/_stcore/health within "
-                            f"{SERVER_START_TIMEOUT_S:.0f} s:\n"
-                            f"{log.read_text(errors='replace')[-3000:]}", pytrace=False)
-            time.sleep(0.25)
-        yield Server(url=url, log=log, process=process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    try:  # cwd=ROOT: Streamlit reads .streamlit/config.toml from there
+        with streamlit_server(MAIN, log, cwd=ROOT, env={"OMP_NUM_THREADS": "1"},
+                              timeout_s=SERVER_START_TIMEOUT_S) as (url, process):
+            yield Server(url=url, log=log, process=process)
+    except ServerDidNotStart as error:
+        pytest.fail(f"{error}:\n{log.read_text(errors='replace')[-3000:]}", pytrace=False)
 
 
 # --- the browser -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests for ssl_core.batch_views: the batched training views against the per-image v2 pipelines."""
+"""Tests for ssl_core.augment.batched: batched training views against the per-image v2 pipelines."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from ssl_core.augment import MultiCropConfig, ViewConfig
-from ssl_core.batch_views import BatchViews, CropParams, crop_resize, sample_crops
+from ssl_core.augment.batched import BatchViews, CropParams, crop_resize, sample_crops
 from ssl_core.data import ArrayImageDataset
 from ssl_core.train import StepBatches, batch_view_pipeline, view_pipeline
 
@@ -97,7 +97,7 @@ def test_colour_ops_equal_torchvision_per_image(op: str, channels: int) -> None:
 
 
 def test_blur_equals_torchvision_per_image() -> None:
-    from ssl_core.batch_views import _gaussian_blur
+    from ssl_core.augment.batched import _gaussian_blur
 
     x = images(4, c=3, size=32).float() / 255
     sigma = torch.tensor([0.3, 0.8, 1.5, 2.0], dtype=torch.float64)

@@ -1,8 +1,9 @@
 """Views of a whole batch at once: the training path of :mod:`ssl_core.augment`'s pipelines.
 
-:mod:`ssl_core.augment` builds torchvision v2 pipelines that take one image at a time; they are
-traceable (the Augmentations page shows every sampled parameter) but, on 28 px images, a Python
-call per image and per stage costs more than the tiny model's step. :class:`BatchViews` makes the
+:mod:`ssl_core.augment` builds the traceable per-image pipeline: torchvision v2 transforms that
+take one image at a time and whose every sampled parameter :mod:`~ssl_core.augment.trace` can
+record. On 28 px images, though, a Python call per image and per stage costs more than the tiny
+model's step. :class:`BatchViews` makes the
 same views of a ``(B, C, H, W)`` uint8 batch whose images share one size:
 
 - the parameters are drawn per image from the same distributions as the v2 transforms draw them
@@ -17,7 +18,7 @@ same views of a ``(B, C, H, W)`` uint8 batch whose images share one size:
 The pixels equal the v2 path's for colour, flip, grayscale, blur and solarize (tests check them
 image by image); crop + resize agrees with v2's bilinear resize when a crop is enlarged, and is a
 box-averaged rather than triangle-filtered resample when it shrinks. Bicubic configs are resampled
-bilinearly here. ``tests/test_batch_views.py`` checks the parameter distributions against the v2
+bilinearly here. ``tests/augment/test_batched.py`` checks the parameter distributions against the v2
 transforms' own ``make_params`` and the pixels against v2's kernels.
 """
 
@@ -32,7 +33,7 @@ from torch import Tensor
 from torchvision.ops import roi_align
 from torchvision.transforms.v2 import functional as F
 
-from ssl_core.augment import MultiCropConfig, ViewConfig
+from ssl_core.augment.config import MultiCropConfig, ViewConfig
 
 __all__ = ["BatchViews", "CropParams", "sample_crops"]
 

@@ -151,8 +151,14 @@ def open_page(page: Any, url: str) -> None:
     page.goto(url)
     page.wait_for_selector('[data-testid="stApp"]', timeout=120_000)
     settle(page)
-    for summary in page.locator('[data-testid="stExpander"] details:not([open]) > summary').all():
-        summary.click()  # controls folded into expanders are sliders too
+    # Controls folded into expanders are sliders too: open each. The selector matches only closed
+    # ones, so the list shrinks as they open: always click the first (a bounded number of times).
+    closed = page.locator('[data-testid="stExpander"] details:not([open]) > summary')
+    for _ in range(50):
+        if closed.count() == 0:
+            break
+        closed.first.click()
+        settle(page)
     settle(page)
 
 

@@ -116,53 +116,20 @@ if choices:
 # A shared link may name an encoder this machine lacks (DINOv2 not in the local cache): say so
 # before restore() drops the unknown value, then show what is available.
 linked_encoder = st.query_params.get("att_encoder")
-restore(PARAMS)
-st.title("Attention maps")
-if linked_encoder and linked_encoder not in choices:
-    st.info(f"The link asks for the encoder `{linked_encoder}`, which is not available here"
-            + (" (DINOv2 loads only from the local Hugging Face cache; nothing is downloaded)."
-               if linked_encoder.startswith(HF_PREFIX) else ".")
-            + (f" Showing `{choices[0]}` instead." if choices else ""),
-            icon=":material/info:")
-st.markdown(
-    "A ViT's **CLS token** gathers the image into one vector by attending to the patches. DINO "
-    "(Caron et al. 2021) noticed that, without any labels, its last-layer CLS attention picks "
-    "out the object: each head looks at a part, and thresholding a map (keep the patches that "
-    "hold, say, 60 % of the attention) gives a rough segmentation."
-)
 
-main_col, side_col = st.columns([3, 2], gap="large")
-with side_col:
-    measured_result()
 
-with main_col:
-    if not choices:
-        st.info(
-            "No DINO encoder to show: the bundled checkpoint assets/checkpoints/dino/ is missing "
-            "and no DINOv2 is in the local Hugging Face cache. Restore the checkpoint (or train "
-            "one: `python3 -m ssl_core.pretrain --method dino --backbone vit_tiny_p4_28 --data "
-            "bundled --steps 1500 --out assets/checkpoints/dino`), or put facebook/dinov2-small "
-            "in the cache (`hf download facebook/dinov2-small --include '*.json' "
-            "'*.safetensors'`).",
-            icon=":material/info:",
-        )
-        share(PARAMS)
-        st.stop()
-
-    pick_col, param_col = st.columns([1, 1], gap="large")
-    with pick_col:
-        choice = st.selectbox("Encoder", choices, key="att_encoder", format_func=describe)
-        picked = image_picker(key="att")
+@st.fragment
+def maps_view(choice: str, picked, param_col) -> None:
+    """The threshold, opacity and smoothing widgets (in ``param_col``) and all they drive. The
+    maps are computed once per encoder and image (cached); moving a slider reruns only this
+    fragment, which redraws the overlays, not the page's head or the measured result."""
     with param_col:
-        keep = st.slider("Threshold: share of the attention mass to keep", 0.05, 1.0, step=0.05,
-                         key="att_keep",
+        keep = st.slider("Threshold: share of the attention mass to keep", 0.05, 1.0,
+                         step=0.05, key="att_keep",
                          help="DINO's threshold: the fewest highest patches that together hold "
                               "this share of the map's attention (the paper's figures use 0.6).")
         alpha = st.slider("Colour opacity", 0.0, 1.0, step=0.05, key="att_alpha")
         smooth = st.toggle("Smooth maps (bilinear) instead of patch blocks", key="att_smooth")
-    if not any(c.startswith(HF_PREFIX) for c in choices):
-        st.caption("DINOv2 is offered here when the local Hugging Face cache holds "
-                   "facebook/dinov2-small or -base (nothing is downloaded).")
 
     try:
         encoder = load_choice(choice)
@@ -235,6 +202,51 @@ with main_col:
     records = lesson_attention.patch_records(maps, mask)
     figures.csv_button("Attention per patch (CSV)", records_to_csv(records), key="att_csv",
                        filename=f"attention_{choice.replace('/', '_')}.csv")
+    share(PARAMS)
+
+
+restore(PARAMS)
+st.title("Attention maps")
+if linked_encoder and linked_encoder not in choices:
+    st.info(f"The link asks for the encoder `{linked_encoder}`, which is not available here"
+            + (" (DINOv2 loads only from the local Hugging Face cache; nothing is downloaded)."
+               if linked_encoder.startswith(HF_PREFIX) else ".")
+            + (f" Showing `{choices[0]}` instead." if choices else ""),
+            icon=":material/info:")
+st.markdown(
+    "A ViT's **CLS token** gathers the image into one vector by attending to the patches. DINO "
+    "(Caron et al. 2021) noticed that, without any labels, its last-layer CLS attention picks "
+    "out the object: each head looks at a part, and thresholding a map (keep the patches that "
+    "hold, say, 60 % of the attention) gives a rough segmentation."
+)
+
+main_col, side_col = st.columns([3, 2], gap="large")
+with side_col:
+    measured_result()
+
+with main_col:
+    if not choices:
+        st.info(
+            "No DINO encoder to show: the bundled checkpoint assets/checkpoints/dino/ is missing "
+            "and no DINOv2 is in the local Hugging Face cache. Restore the checkpoint (or train "
+            "one: `python3 -m ssl_core.pretrain --method dino --backbone vit_tiny_p4_28 --data "
+            "bundled --steps 1500 --out assets/checkpoints/dino`), or put facebook/dinov2-small "
+            "in the cache (`hf download facebook/dinov2-small --include '*.json' "
+            "'*.safetensors'`).",
+            icon=":material/info:",
+        )
+        share(PARAMS)
+        st.stop()
+
+    pick_col, param_col = st.columns([1, 1], gap="large")
+    with pick_col:
+        choice = st.selectbox("Encoder", choices, key="att_encoder", format_func=describe)
+        picked = image_picker(key="att")
+    if not any(c.startswith(HF_PREFIX) for c in choices):
+        st.caption("DINOv2 is offered here when the local Hugging Face cache holds "
+                   "facebook/dinov2-small or -base (nothing is downloaded).")
+
+    maps_view(choice, picked, param_col)
     st.caption("The URL holds every setting above (except an upload): copy it to share this "
                "view.")
 

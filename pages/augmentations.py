@@ -171,7 +171,15 @@ with simclr_col:
     )
     st.image(pair_tiles[:2], width=TILE, caption=[describe_view(v.params) for v in first_pair])
 
-with dino_col:
+# The multi-crop and MAE knobs drive only their own column: each column is a fragment, so moving
+# one of its sliders reruns that column alone. ``latest`` holds the views each part drew last, for
+# the parameters' CSV (built when its button is clicked).
+latest: dict[str, list[View]] = {"simclr": pair_views}
+
+
+@st.fragment
+def dino_part() -> None:
+    """DINO's multi-crop: its four knobs, the crops on the image and the crops themselves."""
     st.markdown("**DINO: multi-crop**")
     knob_a, knob_b = st.columns(2)
     n_local = knob_a.slider("Local crops K", 0, 10, key="aug_n_local")
@@ -188,8 +196,10 @@ with dino_col:
     except ValueError as error:
         st.error(f"These multi-crop parameters are not valid: {error}")
         dino = None
+        latest.pop("dino", None)
     if dino is not None:
         dino_views = traced(image, dino, seed, None)
+        latest["dino"] = dino_views
         kinds = [v.params["kind"] for v in dino_views]
         labels = [f"G{i + 1}" for i in range(kinds.count("global"))]
         labels += [f"L{i + 1}" for i in range(kinds.count("local"))]
@@ -211,12 +221,17 @@ with dino_col:
                      caption=[f"**{lab}**" for lab in labels[2:]])
         st.caption("Global crop 1 is always blurred, crop 2 rarely and sometimes solarized "
                    "(DINO's schedule); colour settings are shared with SimCLR.")
+    share(PARAMS)  # a fragment rerun: keep the URL in step with the knobs
 
-with mae_col:
+
+@st.fragment
+def mae_part() -> None:
+    """MAE's one crop: its area knob, the crop on the image and the view."""
     st.markdown("**MAE: one crop, no colour**")
     mae_scale = st.slider("MAE crop area", 0.01, 1.0, step=0.01, key="aug_mae_scale")
     mae_views = traced(image, ("mae", size, mae_scale), seed, 1,
                        _pipeline=mae_train(size, scale=mae_scale))
+    latest["mae"] = mae_views
     figures.show(
         figures.image_figure(image, boxes=boxes(mae_views, ["MAE"], [figures.POSITIVE])),
         key="aug_fig_mae", filename="mae_crop",
@@ -224,15 +239,28 @@ with mae_col:
                 "its task hard, so colour augmentation would add nothing.",
     )
     st.image(tiles(mae_views), width=TILE, caption=[describe_view(mae_views[0].params)])
+    share(PARAMS)
+
+
+with dino_col:
+    dino_part()
+with mae_col:
+    mae_part()
 
 # --- downloads and sharing ------------------------------------------------------------------------
-records = [view_record(v.params, pipeline="simclr", index=i) for i, v in enumerate(pair_views)]
-if dino is not None:
-    records += [view_record(v.params, pipeline="dino", index=i) for i, v in enumerate(dino_views)]
-records += [view_record(mae_views[0].params, pipeline="mae", index=0)]
+
+
+def view_records() -> str:
+    """Every view drawn on the page with its sampled parameters, as CSV."""
+    records = [view_record(v.params, pipeline=pipeline, index=i)
+               for pipeline in ("simclr", "dino", "mae")
+               for i, v in enumerate(latest.get(pipeline, ()))]
+    return records_to_csv(records)
+
+
 down_a, down_b, _ = st.columns([1, 1, 2])
 with down_a:
-    figures.csv_button("Sampled parameters (CSV)", records_to_csv(records), key="aug_csv",
+    figures.csv_button("Sampled parameters (CSV)", view_records, key="aug_csv",
                        filename=f"views_seed{seed}.csv")
 with down_b:
     st.download_button(

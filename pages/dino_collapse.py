@@ -79,32 +79,46 @@ st.markdown(
 # --- presets and controls -------------------------------------------------------------------------
 preset_buttons(PRESETS, key="dino_preset",
                label="Presets: set the switches and show the measured run at once")
-c1, c2, c3, c4 = st.columns(4)
-centering = c1.toggle("Centring", key="dino_centering",
-                      help="Subtract a running mean of the teacher's logits.")
-sharpening = c1.toggle("Sharpening", key="dino_sharpening",
-                       help="Off: the teacher's temperature equals the student's.")
-c2.slider("Teacher temperature", 0.0, 0.3, step=0.005, key="dino_teacher_temp",
-          format="%.3f", disabled=not sharpening,
-          help="Lower = sharper teacher targets. DINO: 0.04-0.07.")
-c2.slider("Student temperature", 0.0, 0.5, step=0.01, key="dino_student_temp", format="%.2f")
-c3.slider("Centre momentum", 0.0, 1.0, step=0.01, key="dino_center_momentum",
-          disabled=not centering,
-          help="The centre's EMA: higher = slower centre. 1.0 freezes it at zero.")
-c3.slider("Teacher EMA momentum", 0.8, 1.0, step=0.001, key="dino_ema", format="%.3f",
-          help="Start of the cosine schedule to 1.0. 1.0 freezes the teacher.")
-c4.slider("Steps", 10, 1000, step=10, key="dino_steps")
-c4.slider("Time limit (s)", 5, 60, step=5, key="dino_time_limit",
-          help="The run stops here even if the steps are not done.")
-if not sharpening:
-    st.caption(f"Sharpening off: the teacher uses the student's temperature, "
-               f"{st.session_state['dino_student_temp']:g}.")
 
+
+@st.fragment
+def controls() -> None:
+    """The switches and sliders of the live run. They drive nothing else on the page until Run
+    is pressed, so they are a fragment: moving one reruns only the controls (and says at once
+    whether the settings can train)."""
+    c1, c2, c3, c4 = st.columns(4)
+    centering = c1.toggle("Centring", key="dino_centering",
+                          help="Subtract a running mean of the teacher's logits.")
+    sharpening = c1.toggle("Sharpening", key="dino_sharpening",
+                           help="Off: the teacher's temperature equals the student's.")
+    c2.slider("Teacher temperature", 0.0, 0.3, step=0.005, key="dino_teacher_temp",
+              format="%.3f", disabled=not sharpening,
+              help="Lower = sharper teacher targets. DINO: 0.04-0.07.")
+    c2.slider("Student temperature", 0.0, 0.5, step=0.01, key="dino_student_temp", format="%.2f")
+    c3.slider("Centre momentum", 0.0, 1.0, step=0.01, key="dino_center_momentum",
+              disabled=not centering,
+              help="The centre's EMA: higher = slower centre. 1.0 freezes it at zero.")
+    c3.slider("Teacher EMA momentum", 0.8, 1.0, step=0.001, key="dino_ema", format="%.3f",
+              help="Start of the cosine schedule to 1.0. 1.0 freezes the teacher.")
+    c4.slider("Steps", 10, 1000, step=10, key="dino_steps")
+    c4.slider("Time limit (s)", 5, 60, step=5, key="dino_time_limit",
+              help="The run stops here even if the steps are not done.")
+    if not sharpening:
+        st.caption(f"Sharpening off: the teacher uses the student's temperature, "
+                   f"{st.session_state['dino_student_temp']:g}.")
+
+    try:
+        live_settings()
+    except ValueError as error:
+        st.error(f"These settings cannot train: {error}", icon=":material/error:")
+    share(PARAMS)  # a fragment rerun: keep the URL in step with the switches
+
+
+controls()
 try:
     settings: LiveDINOConfig | None = live_settings()
-except ValueError as error:
-    settings = None
-    st.error(f"These settings cannot train: {error}", icon=":material/error:")
+except ValueError:
+    settings = None  # the controls say why
 
 # --- the live run ---------------------------------------------------------------------------------
 st.subheader("Train it live")

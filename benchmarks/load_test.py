@@ -335,6 +335,7 @@ class Run:
 class Widget:
     kind: str
     proto: Any
+    fragment_id: str = ""  # the st.fragment that drew it: moving it reruns only that fragment
 
 
 class Session:
@@ -365,7 +366,7 @@ class Session:
         if self.ws is not None:
             await self.ws.close()
 
-    def _back_msg(self, *, fragment_id: str = "") -> bytes:
+    def _back_msg(self, *, fragment_id: str = "", auto: bool = True) -> bytes:
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
         msg = BackMsg()
@@ -377,18 +378,19 @@ class Session:
             state.widget_states.widgets.append(value)
         if fragment_id:
             state.fragment_id = fragment_id
-            state.is_auto_rerun = True
+            state.is_auto_rerun = auto
         return msg.SerializeToString()
 
-    async def rerun(self, *, fragment_id: str = "") -> Run:
-        """Send the current widget states and read until the script finishes."""
+    async def rerun(self, *, fragment_id: str = "", auto: bool = True) -> Run:
+        """Send the current widget states and read until the script finishes (``fragment_id``:
+        rerun only that fragment, as a run_every tick when ``auto``, else as a widget in it)."""
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         start = time.perf_counter()
         run = Run(latency_s=0.0, page=self.page, status="ok", started=start)
         if not fragment_id:
             self.widgets = {}
-        await self.ws.send(self._back_msg(fragment_id=fragment_id))
+        await self.ws.send(self._back_msg(fragment_id=fragment_id, auto=auto))
         finished = ForwardMsg.ScriptFinishedStatus
         while True:
             left = self.timeout - (time.perf_counter() - start)
@@ -456,7 +458,7 @@ class Session:
         elif kind in ("slider", "button", "number_input", "radio", "selectbox", "checkbox"):
             proto = getattr(element, kind)
             if proto.id and not getattr(proto, "disabled", False):
-                self.widgets[proto.id] = Widget(kind, proto)
+                self.widgets[proto.id] = Widget(kind, proto, delta.fragment_id)
 
     async def open(self, page: str = "", query: str = "") -> Run:
         """Go to ``page`` (a url path such as "mae"; "" for home) with the URL's ``query``
@@ -537,9 +539,13 @@ async def slider_worker(ws_url: str, *, index: int, seconds: float, dwell: float
             page_end = min(end, time.perf_counter() + dwell)
             while time.perf_counter() < page_end:
                 sliders = session.sliders()
+                fragment = ""
                 if sliders:
-                    session.set_slider(rng.choice(sliders), rng)
-                runs.append(await session.rerun())
+                    slider = rng.choice(sliders)
+                    session.set_slider(slider, rng)
+                    # as the browser: a widget drawn by a fragment reruns only its fragment
+                    fragment = session.widgets[slider.id].fragment_id
+                runs.append(await session.rerun(fragment_id=fragment, auto=False))
                 await asyncio.sleep(rng.uniform(*think))
             where = (where + 1) % len(order)
     except Exception as error:

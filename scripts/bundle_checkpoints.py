@@ -11,7 +11,7 @@ Each bundled checkpoint is a run of ``python -m ssl_core.pretrain`` with a recip
     python3 scripts/bundle_checkpoints.py check            # configs match recipes, size limit
 
 Only the weights (model.safetensors), config.json and metrics.jsonl are bundled; the optimizer
-state stays in the run directory. The bundle is capped at 40 MB in all.
+state (train_state.*) stays in the run directory. The bundle is capped at 60 MB in all.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from ssl_core.checkpoints import CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, file_s
 
 BUNDLE_DIR = paths.checkpoints_dir()
 BUNDLE_FILES = (WEIGHTS_FILE, CONFIG_FILE, METRICS_FILE)
-MAX_BUNDLE_BYTES = 40 * 1024 * 1024
+MAX_BUNDLE_MB = 60  # issue 13 let the bundle grow from 40 MB
+MAX_BUNDLE_BYTES = MAX_BUNDLE_MB * 1024 * 1024
 FASHION_STATS = ('"input_mean=[0.286]"', '"input_std=[0.353]"')  # bundled train subset's pixels
 
 
@@ -61,9 +62,11 @@ RECIPES: dict[str, Recipe] = {
     for r in (
         Recipe(
             "simclr",
-            "SimCLR encoder for the InfoNCE real mode, embeddings, retrieval and probes",
-            "--method simclr --backbone cnn_small_28 --backbone-kwargs "
-            f"{' '.join(FASHION_STATS)} --steps 3000 --batch-size 256",
+            "SimCLR encoder for the InfoNCE real mode, embeddings, retrieval and probes "
+            "(trained on the full 60,000-image train split)",
+            "--method simclr --backbone cnn_base_28 --data fashion-mnist-full --epochs 80 "
+            "--batch-size 256 --method-config temperature=0.2 --channels-last "
+            "--precision bf16-mixed --accelerator cpu --checkpoint-every 1000",
         ),
         Recipe(
             "dino",
@@ -233,7 +236,7 @@ def write_provenance() -> Path:
             f"({f['n_images']} images) | {f['steps']} x {f['batch_size']} | {wall} | {loss} | "
             f"{f['weights_bytes'] / 1e6:.1f} MB |"
         )
-    lines += ["", f"Total bundle: {bundle_bytes() / 1e6:.1f} MB (limit 40 MB).", ""]
+    lines += ["", f"Total bundle: {bundle_bytes() / 1e6:.1f} MB (limit {MAX_BUNDLE_MB} MB).", ""]
     for f in facts:
         recipe = RECIPES.get(f["name"])
         lines += [f"## `{f['name']}`", ""]
@@ -262,7 +265,7 @@ def check() -> list[str]:
         config = json.loads((BUNDLE_DIR / name / CONFIG_FILE).read_text())
         problems += [f"{name}: {p}" for p in mismatches(RECIPES[name], config)]
     if bundle_bytes() > MAX_BUNDLE_BYTES:
-        problems.append(f"bundle is {bundle_bytes() / 1e6:.1f} MB; the limit is 40 MB")
+        problems.append(f"bundle is {bundle_bytes() / 1e6:.1f} MB; the limit is {MAX_BUNDLE_MB} MB")
     return problems
 
 
@@ -276,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add.add_argument("name", choices=sorted(RECIPES))
     add.add_argument("--run", required=True, help="the run directory")
     sub.add_parser("provenance", help="rewrite assets/checkpoints/PROVENANCE.md")
-    sub.add_parser("check", help="configs match recipes; total size under 40 MB")
+    sub.add_parser("check", help=f"configs match recipes; total size under {MAX_BUNDLE_MB} MB")
     args = parser.parse_args(argv)
 
     if args.action == "train":

@@ -13,11 +13,14 @@ __all__ = ["matrix_to_csv", "records_to_csv"]
 
 
 def records_to_csv(records: Sequence[Mapping[str, Any]]) -> str:
-    """CSV text of rows that share their keys (header from the first row; None -> empty)."""
+    """CSV text of rows (header: every row's keys in first-seen order; a key a row lacks and
+    None -> empty). Measured records leave out fields they have no value for, e.g. a training
+    curve's loss at step 0, so the first row need not have every column."""
     if not records:
         raise ValueError("records_to_csv needs at least one row")
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
+    fieldnames = list(dict.fromkeys(key for record in records for key in record))
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, restval="", lineterminator="\n")
     writer.writeheader()
     writer.writerows(records)
     return buffer.getvalue()

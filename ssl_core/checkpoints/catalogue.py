@@ -160,8 +160,13 @@ class CheckpointInfo:
 
     @property
     def data_sha256(self) -> dict[str, str]:
-        """File name -> sha256 of the pretraining data files (bundled data only)."""
-        return dict((self.config.get("data") or {}).get("files") or {})
+        """File name -> sha256 of the pretraining data files (bundled data); for data read
+        from elsewhere, the digests its description records instead (``arrays_sha256`` of the
+        decoded arrays, ``listing_sha256`` of an image folder's listing)."""
+        data = self.config.get("data") or {}
+        return dict(data.get("files") or {
+            key: value for key, value in data.items()
+            if key.endswith("sha256") and isinstance(value, str)})
 
     @property
     def size_bytes(self) -> int:

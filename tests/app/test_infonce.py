@@ -7,6 +7,7 @@ import torch
 
 from app.resources import bundled_checkpoint
 from lesson import results
+from lesson.experiments.infonce_tau import InfonceTauResult
 from ssl_core import paths
 from ssl_core.checkpoints import save_checkpoint
 from ssl_core.methods import build_method, method_spec
@@ -246,3 +247,22 @@ def test_an_unreadable_checkpoint_falls_back_to_synthetic(checkpoints, open_page
     clean(at)
     assert len(at.error) == 1 and "could not be used" in at.error[0].value
     assert len(_figures(at)) == 3 and at.slider(key="nce_n").value == 16
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bundled_checkpoint("simclr") is None, reason="no bundled SimCLR")
+def test_real_mode_through_the_bundled_simclr_matches_its_measurement(open_page, clean):
+    """The page embeds a real batch of 512 pairs through the bundled SimCLR (whatever its
+    backbone) and gets the loss that infonce_tau measured for that checkpoint (mean of 3 seeds;
+    the page shows one of them)."""
+    measured = InfonceTauResult.load()
+    assert measured.real is not None and measured.real.n_pairs == 512
+    tau = 0.1
+    expected = measured.real.loss[measured.taus.index(tau)]
+    at = open_page(PAGE, {"nce_mode": "real", "nce_rn": "512", "nce_tau": str(tau),
+                          "nce_seed": "0"})
+    clean(at)
+    assert not at.error
+    metrics = _metrics(at)
+    assert float(metrics["log(2N−1)"]) == pytest.approx(math.log(1023), abs=1e-3)
+    assert float(metrics["InfoNCE loss"]) == pytest.approx(expected, abs=0.15)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from app import resources
+from lesson.experiments.label_efficiency import LabelEfficiencyResult
 from ssl_core import paths
 from ssl_core.checkpoints import save_checkpoint
 from ssl_core.data import ArrayImageDataset, load_fashion_mnist
@@ -124,3 +125,19 @@ def test_broken_result_file_is_a_message(tiny, open_page, clean):
     clean(at)
     assert len(at.info) == 2
     assert len(at.get("plotly_chart")) == 1  # the live point is still drawn
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(resources.bundled_checkpoint("simclr") is None, reason="no bundled SimCLR")
+def test_bundled_simclr_probe_agrees_with_its_measured_curve(open_page, clean):
+    """The live probe of the bundled SimCLR (3 draws of 10 labels per class, 2,000 test items)
+    lands near label_efficiency's measurement of the same checkpoint, drawn beside it."""
+    measured = LabelEfficiencyResult.load()
+    (curve,) = [c for c in measured.curves if c.name == "simclr"]
+    expected = curve.accuracy[measured.labels_per_class.index(10)]
+    at = _finished(open_page(PAGE, {"lp_enc": "ckpt:simclr", "lp_labels": "10"}))
+    clean(at)
+    assert not at.error
+    assert _accuracy(at) == pytest.approx(expected, abs=0.08)
+    (chart,) = at.get("plotly_chart")
+    assert curve.label in chart.proto.spec and "live: SimCLR" in chart.proto.spec

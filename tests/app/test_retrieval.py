@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from app import resources
+
 PAGE = "retrieval"
 
 
@@ -70,3 +72,15 @@ def test_query_params_round_trip(tiny, open_page, clean):
     clean(at)
     assert at.slider(key="ret_k").value == 3 and at.number_input(key="ret_item").value == 42
     assert at.query_params == query
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(resources.bundled_checkpoint("simclr") is None, reason="no bundled SimCLR")
+def test_bundled_simclr_retrieves_neighbours(open_page, clean):
+    at = open_page(PAGE, {"ret_n": "500", "ret_enc": "ckpt:simclr", "ret_k": "8"})
+    clean(at)
+    assert not at.error
+    assert len(_results(at)) == 8
+    scores = _scores(at)
+    assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
+    assert any("need a ViT encoder" in i.value for i in at.info)  # a CNN: no patch heat map

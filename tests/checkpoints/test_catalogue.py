@@ -72,6 +72,18 @@ def test_checkpoint_info_reads_provenance(checkpoints: Path) -> None:
         checkpoint_info(checkpoints / "notes")
 
 
+def test_data_hashes_of_bundled_and_other_data(tmp_path: Path, checkpoints: Path) -> None:
+    info = checkpoint_info(checkpoints / "tiny")  # the bundled subset: its file's sha256
+    assert list(info.data_sha256) == ["fashion_mnist.npz"]
+    full = tmp_path / "full"  # the full train split: the digest of its decoded arrays
+    shutil.copytree(checkpoints / "tiny", full)
+    config = json.loads((full / "config.json").read_text())
+    config["data"] = {"spec": "fashion-mnist-full", "n_images": 60000, "root": None,
+                      "arrays_sha256": "ab" * 32}
+    (full / "config.json").write_text(json.dumps(config))
+    assert checkpoint_info(full).data_sha256 == {"arrays_sha256": "ab" * 32}
+
+
 def test_stamp_and_sha256_follow_replaced_weights(tmp_path: Path, checkpoints: Path) -> None:
     copy = tmp_path / "tiny"
     shutil.copytree(checkpoints / "tiny", copy)

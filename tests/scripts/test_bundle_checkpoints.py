@@ -1,4 +1,4 @@
-"""The bundled checkpoints are runs of their documented recipes, load offline, fit in 40 MB."""
+"""The bundled checkpoints are runs of their documented recipes, load offline, fit the size cap."""
 
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ def test_bundled_checkpoint_loads_offline_and_encodes(name, monkeypatch):
 def test_bundle_fits_the_size_cap_and_provenance_names_every_checkpoint():
     assert bundle.bundle_bytes() <= bundle.MAX_BUNDLE_BYTES
     provenance = (bundle.BUNDLE_DIR / "PROVENANCE.md").read_text()
+    assert f"(limit {bundle.MAX_BUNDLE_MB} MB)" in provenance
     for name in BUNDLED:
         assert f"## `{name}`" in provenance
         assert bundle.RECIPES[name].command() in provenance

@@ -109,6 +109,14 @@ def test_view_records_of_traced_views_make_a_csv():
         records_to_csv([])
 
 
+def test_records_to_csv_takes_columns_from_every_row():
+    # a measured curve leaves out the loss it does not have at step 0
+    rows = list(csv.DictReader(io.StringIO(records_to_csv(
+        [{"step": 0, "knn": 0.5}, {"step": 10, "knn": 0.7, "loss": 1.25}]))))
+    assert rows == [{"step": "0", "knn": "0.5", "loss": ""},
+                    {"step": "10", "knn": "0.7", "loss": "1.25"}]
+
+
 # --- InfoNCE figures ----------------------------------------------------------------------------
 
 

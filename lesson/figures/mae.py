@@ -1,4 +1,5 @@
-"""MAE figure data: one image masked and filled, by a model and by interpolation, and how well
+"""MAE figure data: one image masked and filled, by a model and by two classical fills (harmonic
+interpolation, and scikit-image's biharmonic inpainting: :func:`biharmonic_fill`), and how well
 each fill rebuilds the masked patches as the mask ratio grows.
 
 :func:`input_geometry` says what image the page feeds (the model's own size, channels and
@@ -21,15 +22,18 @@ from torch import Tensor, nn
 
 from ssl_core.images import image_to_batch
 from ssl_core.losses.mae import masked_patch_errors
-from ssl_core.masking import interpolate_masked, make_mask, mask_to_image
+from ssl_core.masking import biharmonic_masked, interpolate_masked, make_mask, mask_to_image
 
 __all__ = [
+    "BiharmonicFill",
     "CURVE_RATIOS",
     "CURVE_SEEDS",
     "DEFAULT_GEOMETRY",
     "ErrorCurve",
     "MaskedFill",
     "baseline_error_curve",
+    "biharmonic_error_curve",
+    "biharmonic_fill",
     "error_curve",
     "fill",
     "input_geometry",
@@ -119,6 +123,14 @@ def interpolation_error_curve(
     )
 
 
+def biharmonic_error_curve(image: np.ndarray, patch: int, mask_kind: str) -> ErrorCurve:
+    """:func:`error_curve` of scikit-image's biharmonic inpainting on one uint8 image, at
+    :data:`CURVE_RATIOS` (the classical baseline an MAE must beat)."""
+    return error_curve(image_to_batch(image), CURVE_RATIOS, patch_size=patch,
+                       mask_kind=mask_kind, seeds=_seeds_for(mask_kind),
+                       fill=lambda x, mask: biharmonic_masked(x, mask, patch))
+
+
 def _seeds_for(mask_kind: str) -> tuple[int, ...]:
     return CURVE_SEEDS if mask_kind != "grid" else CURVE_SEEDS[:1]  # the grid is deterministic
 
@@ -180,16 +192,38 @@ def fill(image: np.ndarray, mask: np.ndarray, patch: int, model: nn.Module | Non
     return MaskedFill(**out)
 
 
+@dataclass(frozen=True, eq=False)
+class BiharmonicFill:
+    """One image under one mask, filled by biharmonic inpainting: the fill ``(1, C, H, W)``,
+    its per-patch errors ``(1, L)`` and their masked mean ``(1,)``."""
+
+    image: Tensor
+    errors: Tensor
+    mse: Tensor
+
+
+def biharmonic_fill(image: np.ndarray, mask: np.ndarray, patch: int) -> BiharmonicFill:
+    """Mask uint8 ``image`` (``mask`` ``(L,)`` bool, True = hidden) and fill it with
+    ``skimage.restoration.inpaint_biharmonic`` (kept apart from :func:`fill`: it is the slow
+    one, so a page can draw the other panels first)."""
+    x = image_to_batch(image)  # (1, C, side, side)
+    filled = biharmonic_masked(x, mask, patch)
+    errors, mse = masked_patch_errors(filled, x, mask, patch_size=patch)
+    return BiharmonicFill(image=filled, errors=errors, mse=mse)
+
+
 def masked_only(errors: Tensor, mask: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """``(1, L)`` per-patch errors -> ``(h, w)`` with the visible patches blank (NaN)."""
     return np.where(mask, errors[0].cpu().numpy(), np.nan).reshape(grid)
 
 
-def patch_records(result: MaskedFill, mask: np.ndarray, grid: tuple[int, int]
-                  ) -> list[dict[str, Any]]:
+def patch_records(result: MaskedFill, mask: np.ndarray, grid: tuple[int, int],
+                  biharmonic: BiharmonicFill | None = None) -> list[dict[str, Any]]:
     """One CSV row per patch: where it is, whether it is masked, each fill's MSE."""
     return [{"patch": i, "row": i // grid[1], "column": i % grid[1], "masked": bool(mask[i]),
              "interpolation_mse": float(result.baseline_errors[0, i])}
+            | ({"biharmonic_mse": float(biharmonic.errors[0, i])}
+               if biharmonic is not None else {})
             | ({"mae_mse": float(result.model_errors[0, i])}
                if result.model_errors is not None else {})
             for i in range(mask.size)]

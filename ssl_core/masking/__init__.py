@@ -6,9 +6,9 @@ The MAE pipeline reads as named stages; this module holds the ones without param
     -> restore_sequence (visible + mask tokens, decoder input) -> decode -> mae_loss (masked only)
 
 plus structured masks (``block_mask``, ``grid_mask``, one dispatcher ``make_mask``), a
-per-pixel view of a mask (``mask_to_image``) and a no-learning baseline that fills masked
-patches by smooth interpolation (``interpolate_masked``). One module per concept:
-:mod:`~ssl_core.masking.patches`, :mod:`~ssl_core.masking.counts`,
+per-pixel view of a mask (``mask_to_image``) and two no-learning baselines that fill masked
+patches from the visible pixels (``interpolate_masked``, ``biharmonic_masked``). One module per
+concept: :mod:`~ssl_core.masking.patches`, :mod:`~ssl_core.masking.counts`,
 :mod:`~ssl_core.masking.sequence`, :mod:`~ssl_core.masking.structured`,
 :mod:`~ssl_core.masking.interpolate`.
 
@@ -33,7 +33,7 @@ from ssl_core.masking.counts import (
     num_visible,
     random_mask_indices,
 )
-from ssl_core.masking.interpolate import interpolate_masked
+from ssl_core.masking.interpolate import biharmonic_masked, interpolate_masked
 from ssl_core.masking.patches import patch_grid, patchify, resolve_grid, unpatchify
 from ssl_core.masking.sequence import MaskResult, gather_visible, random_masking, restore_sequence
 from ssl_core.masking.structured import MASK_KINDS, block_mask, grid_mask, make_mask, mask_to_image
@@ -47,6 +47,7 @@ __all__ = [
     "floor_num_masked",
     "gather_visible",
     "grid_mask",
+    "biharmonic_masked",
     "interpolate_masked",
     "make_mask",
     "mask_to_image",

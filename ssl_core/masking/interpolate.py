@@ -1,5 +1,7 @@
-"""A no-learning baseline for masked image modelling: fill the masked patches smoothly from
-the visible pixels around them (:func:`interpolate_masked`).
+"""No-learning baselines for masked image modelling: fill the masked patches from the visible
+pixels around them, smoothly (:func:`interpolate_masked`, harmonic: fast, batched torch) or with
+scikit-image's biharmonic inpainting (:func:`biharmonic_masked`: slower, one image at a time,
+and the stronger classical baseline: it continues gradients into a hole, not only values).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from einops import reduce, repeat
 from ssl_core.masking.patches import patch_grid
 from ssl_core.masking.structured import mask_to_image
 
-__all__ = ["interpolate_masked"]
+__all__ = ["biharmonic_masked", "interpolate_masked"]
 
 
 def _smooth_fill(values: torch.Tensor, known: torch.Tensor, iterations: int) -> torch.Tensor:
@@ -45,6 +47,52 @@ def _smooth_fill(values: torch.Tensor, known: torch.Tensor, iterations: int) -> 
     return out
 
 
+def _batch_mask(images: torch.Tensor, mask: torch.Tensor | np.ndarray, patch_size: int
+                ) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Check ``images`` (B, C, H, W) float and ``mask`` (B, L) or (L,); return (B, L) bool and
+    the patch grid (ValueError on a mismatch or an image with no visible patch)."""
+    if images.ndim != 4 or not images.is_floating_point():
+        raise ValueError(
+            f"images must be a float tensor (B, C, H, W); got {images.dtype} {tuple(images.shape)}"
+        )
+    batch = images.shape[0]
+    grid = patch_grid(images.shape[-2], images.shape[-1], patch_size)
+    m = torch.as_tensor(mask, device=images.device)
+    if m.ndim == 1:
+        m = m.expand(batch, -1)  # (B, L)
+    if m.shape != (batch, grid[0] * grid[1]):
+        raise ValueError(
+            f"mask must have shape ({batch}, {grid[0] * grid[1]}) or ({grid[0] * grid[1]},) for "
+            f"{tuple(images.shape)} images with patch_size={patch_size}; got {tuple(m.shape)}"
+        )
+    m = m.bool()
+    if bool(m.all(dim=1).any()):
+        raise ValueError("every image needs at least one visible patch to interpolate from")
+    return m, grid
+
+
+def biharmonic_masked(images: torch.Tensor, mask: torch.Tensor | np.ndarray,
+                      patch_size: int) -> torch.Tensor:
+    """The classical inpainting baseline: ``skimage.restoration.inpaint_biharmonic`` of the
+    masked patches from the visible pixels, channel by channel as scikit-image does.
+
+    images: (B, C, H, W) float in [0, 1]; mask: (B, L) or (L,), 1 / True = masked. Returns
+    (B, C, H, W), visible pixels unchanged and the fill clipped to [0, 1] (the biharmonic
+    solution may overshoot at sharp edges). It solves a sparse linear system per image: about
+    ten times slower than :func:`interpolate_masked` on 28 px images.
+    """
+    from skimage.restoration import inpaint_biharmonic  # a heavy import, only when used
+
+    m, grid = _batch_mask(images, mask, patch_size)
+    hidden = mask_to_image(m, patch_size, grid).cpu().numpy()  # (B, H, W) bool
+    pixels = images.detach().cpu().to(torch.float64).numpy()  # (B, C, H, W)
+    out = np.empty_like(pixels)
+    for b in range(pixels.shape[0]):
+        out[b] = inpaint_biharmonic(pixels[b], hidden[b], channel_axis=0)
+    filled = torch.from_numpy(np.clip(out, 0.0, 1.0)).to(images.dtype).to(images.device)
+    return torch.where(torch.from_numpy(hidden)[:, None].to(images.device), filled, images)
+
+
 def interpolate_masked(
     images: torch.Tensor,
     mask: torch.Tensor | np.ndarray,
@@ -62,25 +110,9 @@ def interpolate_masked(
     visible range. Small scattered holes fill well; large ones (75% masking) blur: why MAE
     masks 75% rather than BERT's 15% (interpolation alone solves the easy task).
     """
-    if images.ndim != 4 or not images.is_floating_point():
-        raise ValueError(
-            f"images must be a float tensor (B, C, H, W); got {images.dtype} {tuple(images.shape)}"
-        )
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0; got {iterations}")
-    batch = images.shape[0]
-    grid = patch_grid(images.shape[-2], images.shape[-1], patch_size)
-    m = torch.as_tensor(mask, device=images.device)
-    if m.ndim == 1:
-        m = m.expand(batch, -1)  # (B, L)
-    if m.shape != (batch, grid[0] * grid[1]):
-        raise ValueError(
-            f"mask must have shape ({batch}, {grid[0] * grid[1]}) or ({grid[0] * grid[1]},) for "
-            f"{tuple(images.shape)} images with patch_size={patch_size}; got {tuple(m.shape)}"
-        )
-    m = m.bool()
-    if bool(m.all(dim=1).any()):
-        raise ValueError("every image needs at least one visible patch to interpolate from")
+    m, grid = _batch_mask(images, mask, patch_size)
     visible = mask_to_image(~m, patch_size, grid)[:, None].to(images.dtype)  # (B, 1, H, W)
     filled = _smooth_fill(images, visible, iterations)  # (B, C, H, W)
     return torch.where(visible.bool(), images, filled)

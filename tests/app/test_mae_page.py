@@ -10,6 +10,7 @@ from ssl_core.methods import build_method, method_spec
 PAGE = "mae"
 BASELINE = "Masked-patch MSE, interpolation"
 MODEL = "Masked-patch MSE, MAE"
+BIHARMONIC = "Masked-patch MSE, biharmonic inpainting"
 
 
 @pytest.fixture
@@ -46,6 +47,8 @@ def test_defaults_render_the_baseline_and_say_where_the_model_comes_from(no_chec
     assert not at.error
     assert len(_figures(at)) == 2  # the baseline's error map and the error-vs-ratio curve
     assert 0 < float(_metrics(at)[BASELINE]) < 1
+    assert 0 < float(_metrics(at)[BIHARMONIC]) < 1  # the classical baseline needs no model
+    assert "Biharmonic inpainting (scikit-image)" in _captions(at)
     assert MODEL not in _metrics(at)
     assert any("assets/checkpoints/mae_rgb/" in i.value for i in at.info)
     assert "64 x 64 input, 8 px patches (8 x 8 = 64 patches), mask ratio 0.75" in [

@@ -11,6 +11,7 @@ import torch
 from ssl_core.masking import (
     MASK_KINDS,
     MaskResult,
+    biharmonic_masked,
     block_mask,
     gather_visible,
     grid_mask,
@@ -584,3 +585,41 @@ def test_interpolation_rejects_bad_inputs() -> None:
         interpolate_masked(torch.zeros(1, 3, 16, 16, dtype=torch.uint8), torch.zeros(16), 4)
     with pytest.raises(ValueError, match="multiples of 5"):
         interpolate_masked(images, torch.zeros(16), 5)
+
+
+# --------------------------------------------------------------------------------------------
+# biharmonic_masked (scikit-image's inpaint_biharmonic)
+# --------------------------------------------------------------------------------------------
+
+
+def test_biharmonic_leaves_visible_pixels_untouched_and_stays_in_range() -> None:
+    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    mask = random_masking(2, 16, 0.75, seed=0).mask
+    out = biharmonic_masked(images, mask, 4)
+    visible = ~mask_to_image(mask.bool(), 4, (4, 4))[:, None].expand_as(images)
+    assert torch.equal(out[visible], images[visible])
+    assert not torch.allclose(out[~visible], images[~visible], atol=1e-3)
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_biharmonic_rebuilds_a_ramp_exactly_and_a_bowl_better_than_interpolation() -> None:
+    coords = (torch.arange(32.0) - 15.5) / 32
+    mask = torch.zeros(8, 8, dtype=torch.bool)
+    mask[2:6, 2:6] = True  # a 16 x 16 pixel hole away from the border
+    ramp = (0.5 + 0.3 * coords[:, None] + 0.2 * coords[None]).expand(1, 1, 32, 32).clone()
+    torch.testing.assert_close(biharmonic_masked(ramp, mask.reshape(64), 4), ramp, atol=1e-5,
+                               rtol=0)
+    # x^2 + y^2 is not harmonic (its Laplacian is constant, not 0): the harmonic fill sags in
+    # the hole, the biharmonic one follows the curvature it sees at the hole's edge more closely
+    bowl = (0.2 + coords[:, None] ** 2 + coords[None] ** 2).expand(1, 1, 32, 32).clone()
+    bi = (biharmonic_masked(bowl, mask.reshape(64), 4) - bowl).abs().mean()
+    harmonic = (interpolate_masked(bowl, mask.reshape(64), 4) - bowl).abs().mean()
+    assert bi < 0.8 * harmonic
+
+
+def test_biharmonic_rejects_bad_inputs_like_interpolation() -> None:
+    images = torch.rand(2, 1, 16, 16)
+    with pytest.raises(ValueError, match="at least one visible patch"):
+        biharmonic_masked(images, torch.ones(16), 4)
+    with pytest.raises(ValueError, match=r"mask must have shape \(2, 16\) or \(16,\)"):
+        biharmonic_masked(images, torch.zeros(2, 9), 4)

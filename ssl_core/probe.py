@@ -9,7 +9,10 @@ The evaluation is :mod:`ssl_core.eval.report` (kNN k=200 / k=20 and the linear p
 labels and with ``--labels-per-class`` labels per class, on the frozen encoder, plus the
 random-init and raw-pixel baselines with ``--baselines``) on Fashion-MNIST: training set = the
 train split (the bundled subset, or all of it with ``--data full``), test set = the test
-images. This module only parses the arguments and writes the files.
+images. ``--finetune`` adds end-to-end fine-tuning on ``--labels-per-class`` labels per class
+against the same backbone trained from scratch on them (:mod:`ssl_core.eval.finetune`).
+``--protocol full`` is the whole protocol at once: ``--data full --baselines --finetune``.
+This module only parses the arguments and writes the files.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ import json
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "expand_protocol", "main"]
 
 
 def _safe_name(name: str) -> str:
@@ -38,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--checkpoint", nargs="+", required=True, metavar="DIR",
                         help="checkpoint directories written by ssl_core.pretrain")
+    parser.add_argument("--protocol", choices=("custom", "full"), default="custom",
+                        help="full: the whole protocol, --data full --baselines --finetune "
+                        "[custom: the flags as given]")
     parser.add_argument("--data", choices=("bundled", "full"), default="bundled",
                         help="Fashion-MNIST train set: the bundled 20,000 or the full 60,000; "
                         "the test set is always the 10,000 test images [bundled]")
@@ -45,7 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baselines", action="store_true",
                         help="add the same backbone at random init and raw pixels")
     parser.add_argument("--labels-per-class", type=int, default=100,
-                        help="labels per class of the label-scarce linear probe [100]")
+                        help="labels per class of the label-scarce linear probe and of "
+                        "fine-tuning [100]")
+    parser.add_argument("--finetune", action="store_true",
+                        help="add end-to-end fine-tuning on those labels vs the same backbone "
+                        "from scratch (a few CPU-minutes per checkpoint)")
+    parser.add_argument("--finetune-epochs", type=int, default=50,
+                        help="epochs of both fine-tuning runs [50]")
     parser.add_argument("--solver", choices=("torch", "sklearn"), default="torch",
                         help="linear-probe solver; both minimise the same objective [torch: "
                         "full-batch L-BFGS, faster here]")
@@ -59,11 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def expand_protocol(args: argparse.Namespace) -> argparse.Namespace:
+    """``--protocol full`` sets the flags it stands for: ``--data full --baselines --finetune``."""
+    if args.protocol == "full":
+        args.data, args.baselines, args.finetune = "full", True, True
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = expand_protocol(parser.parse_args(argv))
     from ssl_core.checkpoints import CheckpointError
     from ssl_core.data import DataError, array_subset, load_fashion_mnist
+    from ssl_core.eval.finetune import FINETUNE_CONFIG, finetune_comparison
     from ssl_core.eval.report import probe_checkpoint, render_markdown
 
     try:
@@ -88,6 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 solver=args.solver, max_iter=args.max_iter, seed=args.seed,
                 raw_pixels_cache=cache,
             )
+            if args.finetune:
+                print(f"[{report['name']}] fine-tuning vs from scratch on "
+                      f"{args.labels_per_class} labels per class", file=sys.stderr, flush=True)
+                report["finetune"] = finetune_comparison(
+                    checkpoint, train=train, test=test, labels_per_class=args.labels_per_class,
+                    seed=args.seed,
+                    config=replace(FINETUNE_CONFIG, epochs=args.finetune_epochs, seed=args.seed))
             out.mkdir(parents=True, exist_ok=True)
             stem = out / f"probe-{_safe_name(report['name'])}"
             Path(f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -1,7 +1,10 @@
-"""Supervised training from scratch: a registry backbone plus a linear head, on labelled images.
+"""Supervised training of a registry backbone plus a linear head on labelled images, from scratch
+or from pretrained weights (end-to-end fine-tuning).
 
-The baseline every self-supervised number should stand next to: the same architecture, trained
-end to end with cross-entropy on the labels the probe is allowed to use. ::
+From scratch, it is the baseline every self-supervised number should stand next to: the same
+architecture, trained end to end with cross-entropy on the labels the probe is allowed to use.
+Given ``init`` (a pretrained encoder of the same architecture), the same recipe fine-tunes it:
+the MAE paper's protocol, where masked pretraining shows its strength (He et al. 2022). ::
 
     result = train_supervised(
         "unet_tiny_28", train=(images, labels), test=(test_images, test_labels),
@@ -155,8 +158,10 @@ def train_supervised(
     config: SupervisedConfig | None = None,
     backbone_kwargs: dict[str, Any] | None = None,
     num_classes: int | None = None,
+    init: nn.Module | None = None,
 ) -> SupervisedResult:
-    """Train ``backbone`` (a registry name) from random init with a linear head; test it.
+    """Train ``backbone`` (a registry name) with a linear head, from random init or, given
+    ``init``, from its weights (fine-tuning end to end); test it.
 
     Args:
         backbone: name from :func:`ssl_core.models.registry.list_backbones`.
@@ -164,6 +169,10 @@ def train_supervised(
         config: the recipe (:class:`SupervisedConfig`).
         backbone_kwargs: overrides of the backbone's config, e.g. ``{"global_pool": "avg"}``.
         num_classes: default ``max(label) + 1`` over train and test.
+        init: a pretrained encoder built as ``build_backbone(backbone, **backbone_kwargs)``
+            (e.g. :func:`ssl_core.checkpoints.load_encoder` of a checkpoint with that backbone):
+            its weights are copied in (strictly: a different architecture is a ValueError) and
+            left untouched; the head still starts at random.
 
     Returns a :class:`SupervisedResult` with the test accuracy, the per-epoch history and the
     trained model (in eval mode).
@@ -194,6 +203,13 @@ def train_supervised(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(cfg.seed, 0))
         net = build_backbone(backbone, **kwargs)
+        if init is not None:
+            try:
+                net.load_state_dict(init.state_dict())
+            except RuntimeError as err:
+                raise ValueError(f"init does not fit backbone {backbone!r} with {kwargs}: pass "
+                                 f"the checkpoint's own backbone and backbone_kwargs ({err})"
+                                 ) from err
         want = int(getattr(net, "in_chans", channels))
         if want != channels:
             raise ValueError(f"backbone {backbone!r} takes {want}-channel images but the data has "
@@ -233,7 +249,9 @@ def train_supervised(
         predictions = _predict(model, x_test, cfg.eval_batch_size)
     accuracy = float((predictions == y_test).float().mean())
     protocol = (
-        f"supervised from scratch: {backbone} + linear head, cross-entropy on {n:,} labelled "
+        ("fine-tuned end to end from pretrained weights" if init is not None
+         else "supervised from scratch")
+        + f": {backbone} + linear head, cross-entropy on {n:,} labelled "
         f"images for {cfg.epochs} epochs ({total} steps of batch {cfg.batch_size}), AdamW lr "
         f"{cfg.lr:.3g} (base {cfg.base_lr:g} x batch/256, weight decay {cfg.weight_decay:g}), "
         f"{warmup} warm-up steps then cosine; "

@@ -102,3 +102,31 @@ def test_probe_errors_are_one_line(tmp_path: Path, capsys) -> None:
     (tmp_path / "pickle" / "model.pt").write_bytes(b"\x80\x04")
     assert main(["--checkpoint", str(tmp_path / "pickle" / "model.pt"), *QUICK]) == 2
     assert "pickles" in capsys.readouterr().err
+
+
+def test_finetune_adds_fine_tuned_and_scratch_runs_on_the_same_labels(checkpoint: Path,
+                                                                       tmp_path: Path) -> None:
+    assert main(["--checkpoint", str(checkpoint), "--finetune", "--finetune-epochs", "1",
+                 "--out", str(tmp_path), *QUICK]) == 0
+    report = json.loads((tmp_path / "probe-simclr-tiny.json").read_text())
+    tuned = report["finetune"]
+    assert tuned["n_labels"] == 50  # 5 per class of the 400 train images
+    for run in ("fine_tuned", "scratch"):
+        assert 0.0 <= tuned[run]["accuracy"] <= 1.0
+    assert tuned["gain"] == pytest.approx(tuned["fine_tuned"]["accuracy"]
+                                          - tuned["scratch"]["accuracy"])
+    assert "fine-tuned end to end from pretrained weights" in tuned["protocol"]["fine_tuned"]
+    assert "supervised from scratch" in tuned["protocol"]["scratch"]
+    assert "50 labelled images for 1 epochs" in tuned["protocol"]["fine_tuned"]
+    markdown = (tmp_path / "probe-simclr-tiny.md").read_text()
+    assert "## End-to-end fine-tuning on 50 labels" in markdown
+    assert f"{100 * tuned['gain']:+.1f} points" in markdown
+
+
+def test_protocol_full_turns_on_the_whole_protocol() -> None:
+    from ssl_core.probe import build_parser, expand_protocol
+
+    full = expand_protocol(build_parser().parse_args(["--checkpoint", "x", "--protocol", "full"]))
+    assert (full.data, full.baselines, full.finetune) == ("full", True, True)
+    custom = expand_protocol(build_parser().parse_args(["--checkpoint", "x"]))
+    assert (custom.data, custom.baselines, custom.finetune) == ("bundled", False, False)

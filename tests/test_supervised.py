@@ -113,3 +113,35 @@ def test_bad_data():
                          config=SupervisedConfig(epochs=1))
     with pytest.raises(ValueError, match="num_classes=1"):
         train_supervised("unet_tiny_28", train=(images, labels), test=test, num_classes=1, **run)
+
+
+def test_init_starts_from_the_given_weights_and_leaves_them_alone():
+    from ssl_core.models.registry import build_backbone
+
+    torch.manual_seed(123)
+    pretrained = build_backbone("unet_tiny_28", **TINY_UNET)
+    before = {k: v.clone() for k, v in pretrained.state_dict().items()}
+    config = SupervisedConfig(epochs=1, batch_size=8, base_lr=1e-9, augment=False)
+    kwargs = dict(train=stripes(16, seed=0), test=stripes(8, seed=1),
+                  backbone_kwargs=TINY_UNET, config=config)
+    tuned = train_supervised("unet_tiny_28", init=pretrained, **kwargs)
+    scratch = train_supervised("unet_tiny_28", **kwargs)
+    for key, value in before.items():
+        assert torch.equal(pretrained.state_dict()[key], value)  # init itself is not trained
+        if value.is_floating_point():  # a near-zero lr: the tuned backbone is still the init
+            torch.testing.assert_close(tuned.model.backbone.state_dict()[key], value,
+                                       atol=1e-6, rtol=0)
+    assert any(not torch.allclose(scratch.model.backbone.state_dict()[k], v)
+               for k, v in before.items() if v.is_floating_point())  # scratch is a fresh draw
+    assert tuned.protocol.startswith("fine-tuned end to end from pretrained weights")
+    assert scratch.protocol.startswith("supervised from scratch")
+
+
+def test_init_of_another_architecture_is_refused():
+    from ssl_core.models.registry import build_backbone
+
+    other = build_backbone("unet_tiny_28", widths=(8, 16))
+    with pytest.raises(ValueError, match="init does not fit backbone 'unet_tiny_28'"):
+        train_supervised("unet_tiny_28", train=stripes(8, seed=0), test=stripes(8, seed=1),
+                         backbone_kwargs=TINY_UNET, init=other,
+                         config=SupervisedConfig(epochs=1, batch_size=8))

@@ -20,17 +20,20 @@ The maths functions take numpy arrays or tensors, run in torch (on CUDA when ava
 """
 
 from ssl_core.eval.features import RawPixels, extract_features, weights_fingerprint
+from ssl_core.eval.finetune import FINETUNE_CONFIG, finetune_comparison
 from ssl_core.eval.knn import knn_accuracy, knn_predict, loo_knn_accuracy
 from ssl_core.eval.label_efficiency import budget_probe, label_efficiency, subsample_per_class
 from ssl_core.eval.probe import PROBE_METHODS, ProbeResult, linear_probe, probe_encoder
 from ssl_core.eval.retrieval import patch_similarity, retrieve
 
 __all__ = [
+    "FINETUNE_CONFIG",
     "PROBE_METHODS",
     "ProbeResult",
     "RawPixels",
     "budget_probe",
     "extract_features",
+    "finetune_comparison",
     "knn_accuracy",
     "knn_predict",
     "label_efficiency",

@@ -196,6 +196,19 @@ def render_markdown(report: dict[str, Any]) -> str:
             for k, column in zip(keys, columns, strict=True)
         )
         lines += ["", f"Pretrained minus random init (points): {gains}."]
+    tuned = report.get("finetune")
+    if tuned:
+        lines += [
+            "", f"## End-to-end fine-tuning on {tuned['n_labels']:,} labels", "",
+            "| start | test accuracy | wall time |", "| --- | ---: | ---: |",
+            f"| pretrained ({report['method']}) | {100 * tuned['fine_tuned']['accuracy']:.1f}% "
+            f"| {tuned['fine_tuned']['wall_time_s']:.0f} s |",
+            f"| random init (from scratch) | {100 * tuned['scratch']['accuracy']:.1f}% | "
+            f"{tuned['scratch']['wall_time_s']:.0f} s |",
+            "", f"Fine-tuned minus from scratch: {100 * tuned['gain']:+.1f} points.",
+            f"Protocol: {tuned['protocol']['fine_tuned']}; from scratch the same recipe from "
+            "random weights.",
+        ]
     lines.append("")
     return "\n".join(lines)
 

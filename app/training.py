@@ -28,7 +28,7 @@ import streamlit as st
 from app import workers
 
 __all__ = ["SLOTS_ENV", "Lease", "SlotsFull", "TrainingSlots", "live_training", "run_abandoned",
-           "slot_count", "training_slots"]
+           "session_id", "slot_count", "training_slots"]
 
 SLOTS_ENV = "SSL_EXPLORER_TRAINING_SLOTS"
 STOP_WAIT_S = 10.0  # how long a new run waits for the session's previous one to stop
@@ -118,7 +118,8 @@ def training_slots() -> TrainingSlots:
     return TrainingSlots(slot_count())
 
 
-def _session_id() -> str:
+def session_id() -> str:
+    """The current session's id (a thread's own id outside a session)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
@@ -155,7 +156,7 @@ def live_training(fn: Callable[..., Iterator[Any]], /, *args: Any, seconds: floa
     :class:`SlotsFull` before starting when none is free; ends (closing the child) when the
     session starts another run or :func:`run_abandoned` says the page is gone."""
     slots = slots if slots is not None else training_slots()
-    lease = slots.acquire(session if session is not None else _session_id(), seconds)
+    lease = slots.acquire(session if session is not None else session_id(), seconds)
     try:
         stream = workers.stream(fn, *args, should_stop=lambda: lease.stop.is_set()
                                 or abandoned(), **kwargs)

@@ -46,7 +46,8 @@ PRESETS = {
     "Global layout": {"emb_method": "umap", "emb_neighbors": 50, "emb_min_dist": 0.5},
     "PCA (linear)": {"emb_method": "pca"},
 }
-ERRORS = (CheckpointError, ModelNotAvailableError, DataError, ValueError, workers.WorkerError)
+ERRORS = (CheckpointError, ModelNotAvailableError, DataError, ValueError, workers.WorkerError,
+          encoders.QueueFull)
 
 OPTIONS = encoders.encoder_options()
 PARAMS = (
@@ -128,7 +129,8 @@ with proj_col:
     elif method == "tsne":
         st.slider("perplexity (roughly the neighbours respected)", 5.0, 100.0, step=1.0,
                   key="emb_perplexity")
-        st.caption("t-SNE takes tens of seconds for 2,000 points on a CPU (cached afterwards).")
+        st.caption(f"t-SNE takes tens of seconds for 2,000 points on a CPU (cached afterwards); "
+                   f"it maps at most {encoders.TSNE_MAX_POINTS:,} points here.")
     else:
         st.caption("PCA is linear: the two directions of largest variance.")
 n_neighbors = int(st.session_state["emb_neighbors"])

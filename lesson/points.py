@@ -72,7 +72,8 @@ def load_point_set(kind: str, n: int, path: str = "", *, photo_side: int = PHOTO
         return PointSet(images[idx], labels[idx], classes,
                         f"{len(idx):,} random crops of the {len(photos)} bundled photos")
     if kind == "folder":
-        dataset = load_image_folder(Path(path), mode="RGB", limits=limits)
+        dataset = load_image_folder(Path(path), mode="RGB", limits=limits,
+                                    max_side=4 * photo_side)  # shrunk while decoded
         idx = subset_indices(len(dataset), n)
         images = [dataset[int(i)][0].permute(1, 2, 0).numpy() for i in idx]  # (H, W, 3) each
         return PointSet(fit_to(images, size=photo_side, channels=3),

@@ -102,7 +102,8 @@ class ImageFileDataset(Dataset):
     ``dataset[i] -> (image (C, H, W) uint8 tensor or transform(image), int label)``; ``files``
     lists the paths, ``labels`` their labels (``-1`` = unlabelled), ``classes`` the class names.
     ``mode="RGB"`` converts every image to 3 channels (so batches stack); ``None`` keeps each
-    file's own channels (1 for grayscale, 3 for colour).
+    file's own channels (1 for grayscale, 3 for colour). ``max_side`` shrinks each image while
+    it is decoded (:func:`load_image`) so its longer side is at most that; None: full size.
     """
 
     def __init__(
@@ -113,8 +114,10 @@ class ImageFileDataset(Dataset):
         transform: Callable[[torch.Tensor], Any] | None = None,
         *,
         mode: str | None = "RGB",
+        max_side: int | None = None,
     ) -> None:
         self.files = [Path(f) for f in files]
+        self.max_side = max_side
         self.labels = np.asarray(labels, dtype=np.int64)
         if self.labels.shape != (len(self.files),):
             raise ValueError(
@@ -128,7 +131,8 @@ class ImageFileDataset(Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
-        image = to_chw_uint8(load_image(self.files[index], mode=self.mode))  # (C, H, W)
+        image = to_chw_uint8(load_image(self.files[index], mode=self.mode,
+                                        max_side=self.max_side))  # (C, H, W)
         if self.transform is not None:
             image = self.transform(image)
         return image, int(self.labels[index])
@@ -204,6 +208,7 @@ def load_image_folder(
     *,
     mode: str | None = "RGB",
     limits: WalkLimits = DEFAULT_LIMITS,
+    max_side: int | None = None,
 ) -> ImageFileDataset:
     """Images in a folder, as an :class:`ImageFileDataset`.
 
@@ -213,7 +218,8 @@ def load_image_folder(
     are decoded on access, converted to RGB unless ``mode=None``. The folder is listed by
     :func:`~ssl_core.data.walk.walk_images`: links leaving ``path`` are not followed, hidden
     entries are skipped, and ``limits`` bounds the files, depth and seconds of the listing
-    (:class:`~ssl_core.data.walk.WalkLimitError` past them).
+    (:class:`~ssl_core.data.walk.WalkLimitError` past them). ``max_side``: as
+    :class:`ImageFileDataset`'s.
     """
     root = Path(path)
     layout = (
@@ -241,9 +247,11 @@ def load_image_folder(
                             f"expected {layout}")
         files = [f for found in per_class for f in found]
         labels = [i for i, found in enumerate(per_class) for _ in found]
-        return ImageFileDataset(files, labels, [d.name for d in class_dirs], transform, mode=mode)
+        return ImageFileDataset(files, labels, [d.name for d in class_dirs], transform, mode=mode,
+                                max_side=max_side)
     if top_images:
-        return ImageFileDataset(top_images, [-1] * len(top_images), (), transform, mode=mode)
+        return ImageFileDataset(top_images, [-1] * len(top_images), (), transform, mode=mode,
+                                max_side=max_side)
     raise DataError(f"no images found in {root}; expected {layout}")
 
 

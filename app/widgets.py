@@ -19,6 +19,7 @@ import streamlit as st
 
 from app import resources
 from app.state import Param, apply_values
+from app.text import literal
 from ssl_core.data import IMAGE_EXTENSIONS, DataError, decode_image
 from ssl_core.images import fit_within
 
@@ -99,7 +100,8 @@ def _uploaded_image(key: str) -> np.ndarray:
     try:
         image = decode_upload(upload.getvalue())
     except DataError as error:
-        st.error(f"Could not use **{upload.name}**: {error}. Showing the previous image instead.")
+        st.error(f"Could not use **{literal(upload.name)}**: {literal(error, max_chars=400)}. "
+                 "Showing the previous image instead.")
         return fallback
     st.session_state[f"{key}_decoded"] = (upload.file_id, image)
     return image

@@ -18,6 +18,7 @@ import streamlit as st
 from app import figures, training, workers
 from app.dino import draw_panels, profile_figure, show_measured_runs
 from app.state import Param, restore, share
+from app.text import public
 from app.widgets import preset_buttons
 from lesson.figures.tables import records_to_csv
 from lesson.live.dino import (
@@ -104,7 +105,7 @@ try:
     settings: LiveDINOConfig | None = live_settings()
 except ValueError as error:
     settings = None
-    st.error(f"These settings cannot train: {error}", icon=":material/error:")
+    st.error(f"These settings cannot train: {public(error)}", icon=":material/error:")
 
 # --- the live run ---------------------------------------------------------------------------------
 st.subheader("Train it live")
@@ -153,10 +154,10 @@ if run_clicked and settings is not None:
                                     key=f"dino_live_profile_{step}")
     except training.SlotsFull as error:
         progress.empty()
-        st.warning(str(error), icon=":material/hourglass_top:")
+        st.warning(public(error), icon=":material/hourglass_top:")
         report = {}
     except (ValueError, workers.WorkerError) as error:
-        st.error(f"The run stopped: {error}", icon=":material/error:")
+        st.error(f"The run stopped: {public(error)}", icon=":material/error:")
     else:
         progress.empty()
         verdict_slot.empty()

@@ -19,6 +19,7 @@ from plotly.colors import qualitative
 
 from app import encoders, figures, workers
 from app.state import Param, restore, share, stop_page
+from app.text import literal, public
 from app.widgets import preset_buttons
 from lesson.figures.pictures import upscale_nearest
 from lesson.figures.tables import records_to_csv
@@ -140,7 +141,7 @@ perplexity = float(st.session_state["emb_perplexity"])
 try:
     point_set = encoders.points(spec)
 except (DataError, ValueError) as error:
-    stop_page(PARAMS, f"Cannot use these images: {error}")
+    stop_page(PARAMS, f"Cannot use these images: {public(error)}")
 
 n = len(point_set.labels)
 groups, names = [], []
@@ -148,7 +149,7 @@ for label in sorted(set(point_set.labels.tolist())):
     groups.append(np.flatnonzero(point_set.labels == label))
     names.append(point_set.classes[label] if 0 <= label < len(point_set.classes)
                  else "unlabelled")
-st.caption(f"**{point_set.name}**, {len(groups)} class(es).")
+st.caption(f"**{literal(point_set.name, max_chars=200)}**, {len(groups)} class(es).")
 
 if method == "umap" and not encoders.umap_ready():
     with st.spinner("Compiling UMAP's kernels (once per server process)…"):
@@ -166,7 +167,7 @@ for i, (column, option) in enumerate(zip(st.columns(len(chosen), gap="large"), c
             coords, seconds = projection(feats, method, n_neighbors, min_dist, perplexity)
             accuracy = knn(feats, point_set.labels) if point_set.labelled and n > 2 else None
         except ERRORS as error:
-            st.error(f"{option.label}: {error}", icon=":material/error:")
+            st.error(f"{option.label}: {public(error)}", icon=":material/error:")
             continue
         if accuracy is not None:
             st.metric(f"kNN accuracy (k={min(KNN_K, n - 1)}, leave-one-out)", f"{accuracy:.1%}",

@@ -3,20 +3,22 @@
 Streamlit renders the strings of ``st.markdown``, ``st.info``, ``st.error``, ``st.caption`` and
 the like as Markdown, so ``[click here](http://evil.example/x)`` from a link would become a link
 and ``![x](http://host/t.png)`` an image every viewer's browser fetches. :func:`literal` escapes
-every ASCII punctuation character (CommonMark's backslash escapes), which also breaks bare-URL
-autolinks (``http\\://``), so the text reads as typed and nothing in it is markup.
+the characters of Markdown's inline syntax with CommonMark's backslash escapes, and ``:`` and
+``www.`` so that bare URLs are not autolinked (``http\\://``): the text reads as typed and
+nothing in it is markup.
 :func:`public` shortens the server's absolute paths in an error message to their last part.
 """
 
 from __future__ import annotations
 
 import re
-import string
 
 __all__ = ["MAX_SHOWN", "literal", "public"]
 
 MAX_SHOWN = 80  # characters of an outside value shown at most
-_PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
+# Markdown's inline syntax (emphasis, code, links, images, HTML, LaTeX, tables, strikethrough),
+# and ":" so that no bare URL becomes an autolink; "www." is broken up for the same reason.
+_MARKUP = re.compile(r"([\\`*_{}\[\]()<>#!|~$:])")
 
 
 def literal(text: object, *, max_chars: int = MAX_SHOWN) -> str:
@@ -25,7 +27,7 @@ def literal(text: object, *, max_chars: int = MAX_SHOWN) -> str:
     value = " ".join(str(text).split())
     if len(value) > max_chars:
         value = value[: max_chars - 1] + "…"
-    return _PUNCTUATION.sub(r"\\\1", value)
+    return _MARKUP.sub(r"\\\1", value).replace("www.", "www\\.")
 
 
 # An absolute path: a "/" not inside a word, a URL or a relative path, then path characters.

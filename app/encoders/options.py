@@ -137,13 +137,14 @@ def unavailable_message(asked: str, options: Sequence[EncoderOption], shown: str
     """Why the encoder ``asked`` for (e.g. by a shared link) is not among ``options``, as
     Markdown: ``asked`` is shown literally (:func:`app.text.literal`), and no server path."""
     kind, _, name = asked.partition(":")
-    shown = literal(shown, max_chars=200)
     if kind == "hf":
         if name not in resources.local_hf_models():
-            return (f"{literal(name)} is not in this server's Hugging Face cache, so it is not "
-                    f"offered; showing {shown} instead. Nothing is downloaded: whoever runs the "
-                    "server can copy the model's cache folder there (see ssl_core.models.hf).")
-        return f"{literal(name)} is not offered on this page; showing {shown} instead."
+            return (f"{literal(resources.hf_name(name))} ({literal(name)}) is not in this "
+                    f"server's Hugging Face cache, so it is not offered; showing {shown} "
+                    "instead. Nothing is downloaded: whoever runs the server can copy the "
+                    "model's cache folder there (see ssl_core.models.hf).")
+        return (f"{literal(resources.hf_name(name))} is not offered on this page; showing {shown} "
+                "instead.")
     if kind in ("ckpt", "random"):
         return (f"The bundled checkpoint {literal(name)} is not on this server, so it is not "
                 f"offered; showing {shown} instead.")

@@ -127,7 +127,8 @@ def test_without_checkpoints_raw_pixels_remain(tmp_path, monkeypatch, open_page,
     assert at.selectbox(key="emb_enc").value == "raw"  # an unknown encoder in the URL is ignored
     assert len(_charts(at)) == 1
     infos = [i.value for i in at.info]
-    assert any("'simclr' is not in" in i and "showing Raw pixels" in i for i in infos)
+    assert any("checkpoint simclr is not on this server" in i and "showing Raw pixels" in i
+               for i in infos)
     assert any(i.startswith("No bundled checkpoint") for i in infos)
 
 
@@ -137,7 +138,7 @@ def test_a_link_to_dinov2_where_it_is_not_cached(tiny, open_page, clean):
     clean(at)
     assert at.selectbox(key="emb_enc").value == "ckpt:simclr"
     (info,) = at.info
-    assert "DINOv2 ViT-S/14 (facebook/dinov2-small) is not in this machine's" in info.value
+    assert "DINOv2 ViT-S/14 (facebook/dinov2-small) is not in this server's" in info.value
     at.run()
     assert not at.info  # the URL now names what is shown
 

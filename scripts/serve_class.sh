@@ -18,8 +18,8 @@
 #   with long read timeouts (a session's websocket stays open for the whole lesson).
 # - /_stcore/metrics answers 404 unless SSL_EXPLORER_METRICS=1 (Streamlit has no switch for it).
 # - More machines: SSL_EXPLORER_UPSTREAMS="host1:8601 host1:8602 host2:8601" puts those servers
-#   (started there with `python3 -m streamlit run app/main.py --server.port P
-#   --server.address 0.0.0.0 --server.cookieSecret S`, the same S everywhere) behind this nginx
+#   (started there with `STREAMLIT_SERVER_COOKIE_SECRET=S python3 -m streamlit run app/main.py
+#   --server.port P --server.address 0.0.0.0`, the same S everywhere) behind this nginx
 #   instead of starting local replicas; N is then ignored.
 #
 # Environment: SSL_EXPLORER_PORT (nginx's port, 8600), SSL_EXPLORER_BIND (its address, 0.0.0.0),
@@ -27,7 +27,8 @@
 # SSL_EXPLORER_METRICS, SSL_EXPLORER_UPSTREAMS; every other SSL_EXPLORER_* variable (such as
 # SSL_EXPLORER_FOLDER_ROOTS, SSL_EXPLORER_TRAINING_SLOTS) reaches the replicas unchanged. Each
 # replica's training-slot cap is its own: set SSL_EXPLORER_TRAINING_SLOTS so that N times it
-# fits the machine. Ctrl-C (or SIGTERM) stops nginx and every replica.
+# fits the machine. Ctrl-C, or SIGTERM to the pid in $SSL_EXPLORER_RUN_DIR/serve_class.pid,
+# stops nginx and every replica (KILL after 10 s for one that hangs on exit).
 set -euo pipefail
 
 print_only=0
@@ -126,21 +127,30 @@ run="${SSL_EXPLORER_RUN_DIR:-$(mktemp -d /tmp/ssl-explorer-class.XXXXXX)}"
 mkdir -p "$run"
 run="$(cd "$run" && pwd)"
 pids=()
-stop_all() {
+stop_all() {  # TERM, then KILL what is still there after 10 s (a replica may hang on exit)
   trap - EXIT INT TERM
   [[ -f "$run/nginx.pid" ]] && kill "$(cat "$run/nginx.pid")" 2> /dev/null || true
   for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
-  wait 2> /dev/null || true
+  for _ in $(seq 1 20); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.5
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2> /dev/null || true; done
+  rm -f "$run/serve_class.pid"
 }
 trap stop_all EXIT INT TERM
+echo $$ > "$run/serve_class.pid"  # kill this pid to stop everything
 
 if ((start_local)); then
   secret="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
   for ((i = 0; i < replicas; i++)); do
     replica_port=$((first_port + i))
-    (cd "$root" && exec python3 -m streamlit run app/main.py --server.port "$replica_port" \
-      --server.address 127.0.0.1 --server.headless true --server.cookieSecret "$secret" \
-      --browser.gatherUsageStats false) > "$run/replica-$replica_port.log" 2>&1 &
+    (cd "$root" && STREAMLIT_SERVER_COOKIE_SECRET="$secret" exec python3 -m streamlit run \
+      app/main.py --server.port "$replica_port" --server.address 127.0.0.1 \
+      --server.headless true --browser.gatherUsageStats false) \
+      > "$run/replica-$replica_port.log" 2>&1 &
     pids+=("$!")
   done
   for ((i = 0; i < replicas; i++)); do

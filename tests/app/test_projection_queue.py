@@ -79,3 +79,20 @@ def test_tsne_is_limited_to_a_size_that_answers_within_a_minute():
     feats = np.zeros((encoders.TSNE_MAX_POINTS + 1, 4), dtype=np.float32)
     with pytest.raises(ValueError, match=f"t-SNE is limited to {encoders.TSNE_MAX_POINTS:,}"):
         encoders.project_features(feats, "tsne", perplexity=30.0)
+
+
+def test_probe_jobs_refuse_past_their_pending_limit_and_queue_nothing():
+    from app import shell
+
+    release = threading.Event()
+    jobs = shell.BackgroundJobs(workers=1, max_pending=2)
+    first = jobs.submit("a", lambda report: release.wait(10))
+    second = jobs.submit("b", lambda report: "b")
+    busy = jobs.submit("c", lambda report: "c")
+    assert busy.done and isinstance(busy.error, shell.JobsBusy) and len(jobs) == 2
+    assert "2 other results" in str(busy.error)
+    assert jobs.submit("a", lambda report: "again") is first  # a shared job is not refused
+    release.set()
+    assert first.finished.wait(10) and second.finished.wait(10)
+    retried = jobs.submit("c", lambda report: "c")
+    assert retried.finished.wait(10) and retried.result == "c"

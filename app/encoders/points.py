@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from app import folders
+from app import folders, training
 from app.state import Param
 from lesson.points import POINT_SETS, PointSet, load_point_set
 from ssl_core.data import DataError
@@ -58,7 +58,9 @@ def cached_point_set(kind: str, n: int, path: str, stamp: str) -> PointSet:
     if choice is None:
         raise DataError(folders.NOT_OFFERED if folders.folder_roots() else folders.OFF_MESSAGE)
     try:
-        point_set = load_point_set(kind, n, choice.path, limits=folders.READ_LIMITS)
+        # the listing stops as soon as the page is gone (a rerun, a closed tab)
+        limits = dataclasses.replace(folders.READ_LIMITS, cancelled=training.run_abandoned)
+        point_set = load_point_set(kind, n, choice.path, limits=limits)
     except DataError as error:
         raise DataError(folders.public_message(str(error), choice)) from None
     return dataclasses.replace(point_set, name=folders.public_message(point_set.name, choice))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +32,13 @@ __all__ = ["DEFAULT_LIMITS", "WalkLimitError", "WalkLimits", "is_within", "scan_
 @dataclass(frozen=True)
 class WalkLimits:
     """How far :func:`walk_images` may go: image files found, folder depth below the root
-    (0 = the root's own files only), and wall seconds (None: no limit)."""
+    (0 = the root's own files only), wall seconds (None: no limit), and ``cancelled``, asked
+    at every entry: once it returns True the walk stops (whoever asked for it has gone)."""
 
     max_files: int = 1_000_000
     max_depth: int = 32
     max_seconds: float | None = None
+    cancelled: Callable[[], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.max_files < 1 or self.max_depth < 0:
@@ -68,6 +71,8 @@ class _Budget:
                          else time.monotonic() + limits.max_seconds)
 
     def tick(self) -> None:
+        if self.limits.cancelled is not None and self.limits.cancelled():
+            raise WalkLimitError("the listing was cancelled")
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise WalkLimitError(f"still listing files after {self.limits.max_seconds:g} s; "
                                  "name a smaller folder")

@@ -48,6 +48,8 @@ def test_a_walk_stops_at_its_limits(tmp_path):
     assert len(walk_images(tmp_path, limits=WalkLimits(max_depth=3))) == 6
     with pytest.raises(WalkLimitError, match="after"):
         walk_images(tmp_path, limits=WalkLimits(max_seconds=1e-9))
+    with pytest.raises(WalkLimitError, match="cancelled"):
+        walk_images(tmp_path, limits=WalkLimits(cancelled=lambda: True))
     with pytest.raises(DataError, match="more than 3"):
         load_image_folder(tmp_path, limits=WalkLimits(max_files=3))
 

@@ -78,6 +78,7 @@ class TrainingSlots:
         self.capacity, self._clock = capacity, clock
         self._lock = threading.Lock()
         self._leases: dict[str, Lease] = {}
+        self._generations: dict[str, int] = {}  # requests per session: the newest one wins
 
     def live(self) -> int:
         """Leases held now."""
@@ -86,16 +87,19 @@ class TrainingSlots:
 
     def acquire(self, session: str, seconds: float, *, stop_wait_s: float = STOP_WAIT_S) -> Lease:
         """A lease for ``session``'s new run of at most ``seconds``: its previous run is stopped
-        first (waiting up to ``stop_wait_s`` for it to let go). Raises :class:`SlotsFull`."""
+        first (waiting up to ``stop_wait_s`` for it to let go); of several requests of one
+        session waiting for that, the newest gets the lease. Raises :class:`SlotsFull`."""
         with self._lock:
+            generation = self._generations[session] = self._generations.get(session, 0) + 1
             previous = self._leases.get(session)
             if previous is not None:
                 previous.stop.set()
         if previous is not None and not previous.released.wait(stop_wait_s):
             raise SlotsFull(self.capacity, stop_wait_s, yours=True)
         with self._lock:
-            if session in self._leases:  # another run of the session got here first
-                self._leases[session].stop.set()
+            if self._generations[session] != generation:  # a newer run of the session won
+                raise SlotsFull(self.capacity, 1.0, yours=True)
+            if session in self._leases:  # cannot happen: only the newest request gets here
                 raise SlotsFull(self.capacity, 1.0, yours=True)
             if len(self._leases) >= self.capacity:
                 now = self._clock()

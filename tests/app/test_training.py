@@ -142,3 +142,26 @@ def test_the_page_says_when_every_slot_is_taken(monkeypatch, open_page, clean, t
         at.warning[0].value), [w.value for w in at.warning]
     assert 1 <= int(re.findall(r"\d+", at.warning[0].value)[0]) <= 20
     assert "dino_live" not in at.session_state
+
+
+def test_of_two_waiting_requests_of_a_session_the_newest_wins():
+    slots = training.TrainingSlots(2)
+    first = slots.acquire("s", 30.0)
+    results = {}
+
+    def request(name: str) -> None:
+        try:
+            results[name] = slots.acquire("s", 30.0)
+        except training.SlotsFull as full:
+            results[name] = full
+    older = threading.Thread(target=request, args=("older",))
+    older.start()
+    time.sleep(0.1)
+    newer = threading.Thread(target=request, args=("newer",))
+    newer.start()
+    time.sleep(0.1)
+    slots.release(first)
+    older.join(5)
+    newer.join(5)
+    assert isinstance(results["older"], training.SlotsFull)
+    assert isinstance(results["newer"], training.Lease) and slots.live() == 1

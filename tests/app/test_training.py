@@ -91,7 +91,8 @@ def test_twelve_rapid_runs_leave_at_most_one_live_child_for_the_session(wait_unt
         runs[-1].start()
         time.sleep(0.3)
     # the last run may still wait for the one before it to stop (slow on a loaded machine)
-    assert wait_until(lambda: slots.live() == 1 and len(_stream_children()) == 1)
+    assert wait_until(lambda: sum(t.is_alive() for t in runs) == 1 and slots.live() == 1
+                      and len(_stream_children()) == 1)
     alive_at_end = len(_stream_children())
     slots._leases["student"].stop.set()  # end the last run
     for thread in runs:

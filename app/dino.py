@@ -16,6 +16,7 @@ import streamlit as st
 
 from app import figures
 from app.measured import measured
+from app.text import public
 from lesson.experiments.dino_collapse import DinoCollapseResult
 from lesson.figures.dino import measured_caption, measured_records, reference, variant_table
 from lesson.figures.tables import records_to_csv
@@ -131,5 +132,5 @@ def show_measured_runs() -> None:
         figures.csv_button("Measured curves (CSV)", records_to_csv(measured_records(result)),
                            key="dino_csv_measured", filename="dino_collapse_measured.csv")
     except (KeyError, IndexError, TypeError, ZeroDivisionError) as error:
-        st.error(f"The dino_collapse result has an unexpected shape ({error!r}); re-run "
-                 "`python3 -m lesson.experiments.dino_collapse`.", icon=":material/error:")
+        st.error(f"The dino_collapse result has an unexpected shape ({public(repr(error))}); "
+                 "re-run `python3 -m lesson.experiments.dino_collapse`.", icon=":material/error:")

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import streamlit as st
 
+from app.text import public
 from lesson.results import Result, ResultFormatError, ResultMissingError
 
 __all__ = ["measured"]
@@ -33,11 +34,11 @@ def measured(kind: type[R], *, missing: str = "Not measured yet: {error}.",
     try:
         return kind.load()
     except ResultMissingError as error:
-        st.info(missing.format(error=error), icon=":material/info:")
+        st.info(missing.format(error=public(error)), icon=":material/info:")
     except ResultFormatError as error:
-        _problem((malformed or unreadable).format(error=error), problems_as_info)
+        _problem((malformed or unreadable).format(error=public(error)), problems_as_info)
     except ValueError as error:
-        _problem(unreadable.format(error=error), problems_as_info)
+        _problem(unreadable.format(error=public(error)), problems_as_info)
     return None
 
 

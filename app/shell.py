@@ -153,6 +153,10 @@ class Job:
         self.fraction, self.text = min(max(float(fraction), 0.0), 1.0), text
 
 
+class JobsBusy(ValueError):
+    """:class:`BackgroundJobs` has ``max_pending`` jobs queued or running already."""
+
+
 class BackgroundJobs:
     """Long computations (seconds to minutes) run by worker threads, once per key per process.
 
@@ -163,13 +167,15 @@ class BackgroundJobs:
     asking for the same key share one job. Workers run at a lower thread priority
     (:func:`lower_thread_priority`), so slider reruns go first. Finished jobs are kept (up to
     ``max_entries``, least recently asked dropped); a failed job is replaced by a fresh one on the
-    next submit.
+    next submit. At most ``max_pending`` jobs wait or run at once: past that a submit returns a
+    finished job whose error is :class:`JobsBusy` (a ValueError with a message for the user),
+    and nothing is queued.
     """
 
     THREAD_PREFIX = "ssl-explorer-job"
 
-    def __init__(self, workers: int = 2, max_entries: int = 256) -> None:
-        self.max_entries = max_entries
+    def __init__(self, workers: int = 2, max_entries: int = 256, max_pending: int = 8) -> None:
+        self.max_entries, self.max_pending = max_entries, max_pending
         self._executor = ThreadPoolExecutor(max_workers=workers,
                                             thread_name_prefix=self.THREAD_PREFIX)
         self._jobs: OrderedDict[Hashable, Job] = OrderedDict()
@@ -184,6 +190,14 @@ class BackgroundJobs:
             if job is not None and not (job.done and job.error is not None):
                 self._jobs.move_to_end(key)
                 return job
+            pending = sum(not j.done for j in self._jobs.values())
+            if pending >= self.max_pending:  # refused, not queued: the next submit tries again
+                busy = Job()
+                busy.error = JobsBusy(f"the server is computing {pending} other results for "
+                                      "the class; this one starts when you come back in a "
+                                      "few seconds (or pick a setting already computed)")
+                busy.finished.set()
+                return busy
             job = self._jobs[key] = Job()
             finished = [k for k, j in self._jobs.items() if j.done]
             for old in finished[: max(0, len(self._jobs) - self.max_entries)]:

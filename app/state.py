@@ -169,7 +169,9 @@ def stop_page(params: Iterable[Param], error: str | None = None) -> NoReturn:
     """End the page's run early: show ``error`` (if any), keep the URL in step with the
     widgets drawn so far (:func:`share`), and stop the script."""
     if error is not None:
-        st.error(error, icon=":material/error:")
+        from app.text import public
+
+        st.error(public(error), icon=":material/error:")
     share(params)
     st.stop()
     raise AssertionError("st.stop() returned")  # it raises; this line tells the type checker

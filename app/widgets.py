@@ -19,6 +19,7 @@ import streamlit as st
 
 from app import resources
 from app.state import Param, apply_values
+from app.text import literal
 from ssl_core.data import IMAGE_EXTENSIONS, DataError, decode_image
 from ssl_core.images import fit_within
 
@@ -45,7 +46,9 @@ def decode_upload(data: bytes, *, max_side: int = MAX_SIDE) -> np.ndarray:
     Raises ``ssl_core.data.DataError`` with a message fit for the user when the bytes are empty,
     corrupt, not an image, or too many pixels to decode safely.
     """
-    image = decode_image(data, max_pixels=MAX_UPLOAD_PIXELS)
+    # shrunk while decoding, before any array exists: a 6300 x 6300 RGBA PNG went through a
+    # full-size float32 copy (2 GB for 45 s) when it was decoded first and shrunk after
+    image = decode_image(data, max_pixels=MAX_UPLOAD_PIXELS, max_side=max_side)
     return fit_within(image, max_side)
 
 
@@ -97,7 +100,8 @@ def _uploaded_image(key: str) -> np.ndarray:
     try:
         image = decode_upload(upload.getvalue())
     except DataError as error:
-        st.error(f"Could not use **{upload.name}**: {error}. Showing the previous image instead.")
+        st.error(f"Could not use **{literal(upload.name)}**: {literal(error, max_chars=400)}. "
+                 "Showing the previous image instead.")
         return fallback
     st.session_state[f"{key}_decoded"] = (upload.file_id, image)
     return image

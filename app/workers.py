@@ -40,7 +40,7 @@ PROCESSES_ENV = "SSL_EXPLORER_PROCESSES"
 PRELOAD = ["numpy", "torch", "ssl_core.eval.projection", "lesson.live.dino"]
 WORKER_NICENESS = 5
 STREAM_NICENESS = 19
-_POLL_S = 0.5
+_POLL_S = 0.25
 
 _context_lock = threading.Lock()
 _context: Any = None
@@ -242,15 +242,21 @@ def _pump(out: Any, fn: Callable[..., Iterator[Any]], args: tuple, kwargs: dict,
 
 
 def stream(fn: Callable[..., Iterator[Any]], /, *args: Any, niceness: int = STREAM_NICENESS,
-           threads: int = 1, **kwargs: Any) -> Iterator[Any]:
+           threads: int = 1, should_stop: Callable[[], bool] | None = None,
+           **kwargs: Any) -> Iterator[Any]:
     """Iterate ``fn(*args, **kwargs)`` (a module-level generator function) in a child process.
 
     Items arrive as the child yields them; an exception in the child is raised here; closing
     this iterator (or leaving the loop by an exception, such as Streamlit's rerun) stops the
-    child. The child runs at ``niceness`` below the server.
+    child. ``should_stop`` is asked every poll (a quarter second) even while the child is
+    silent: once it says True the iteration ends and the child with it (a page gone, a newer
+    run). The child runs at ``niceness`` below the server.
     """
     if not enabled():
-        yield from fn(*args, **kwargs)
+        for item in fn(*args, **kwargs):
+            if should_stop is not None and should_stop():
+                return
+            yield item
         return
     ctx = context()
     channel = ctx.Queue()
@@ -259,6 +265,8 @@ def stream(fn: Callable[..., Iterator[Any]], /, *args: Any, niceness: int = STRE
     child.start()
     try:
         while True:
+            if should_stop is not None and should_stop():
+                return
             try:
                 kind, value = channel.get(timeout=_POLL_S)
             except queue.Empty:

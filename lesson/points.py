@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ssl_core.data import load_fashion_mnist, load_image_folder, load_photos, subset_indices
+from ssl_core.data import (
+    WalkLimits,
+    load_fashion_mnist,
+    load_image_folder,
+    load_photos,
+    subset_indices,
+)
+from ssl_core.data.walk import DEFAULT_LIMITS
 from ssl_core.images import as_rgb, fit_to
 
 __all__ = ["PHOTO_SIDE", "POINT_SETS", "PointSet", "load_point_set", "photo_crops"]
@@ -44,12 +51,13 @@ class PointSet:
         return self.classes[label] if 0 <= label < len(self.classes) else "unlabelled"
 
 
-def load_point_set(kind: str, n: int, path: str = "", *, photo_side: int = PHOTO_SIDE
-                   ) -> PointSet:
+def load_point_set(kind: str, n: int, path: str = "", *, photo_side: int = PHOTO_SIDE,
+                   limits: WalkLimits = DEFAULT_LIMITS) -> PointSet:
     """The point set of ``kind`` (:data:`POINT_SETS`): ``n`` items of the bundled
     Fashion-MNIST test split, ``n`` random crops of the bundled photos (labelled by photo), or
     ``n`` images of the folder ``path``; the same ``n`` items for a given ``n`` (nested draws).
-    Raises ``ssl_core.data.DataError`` for a bad folder."""
+    The folder is listed within ``limits`` (``ssl_core.data.walk``: files, depth, seconds;
+    links leaving it are not followed). Raises ``ssl_core.data.DataError`` for a bad folder."""
     if kind == "fashion":
         test = load_fashion_mnist("test", source="bundled")
         idx = subset_indices(len(test), n)
@@ -64,7 +72,8 @@ def load_point_set(kind: str, n: int, path: str = "", *, photo_side: int = PHOTO
         return PointSet(images[idx], labels[idx], classes,
                         f"{len(idx):,} random crops of the {len(photos)} bundled photos")
     if kind == "folder":
-        dataset = load_image_folder(Path(path).expanduser(), mode="RGB")
+        dataset = load_image_folder(Path(path), mode="RGB", limits=limits,
+                                    max_side=4 * photo_side)  # shrunk while decoded
         idx = subset_indices(len(dataset), n)
         images = [dataset[int(i)][0].permute(1, 2, 0).numpy() for i in idx]  # (H, W, 3) each
         return PointSet(fit_to(images, size=photo_side, channels=3),

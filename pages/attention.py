@@ -17,6 +17,7 @@ import streamlit as st
 from app import figures, resources
 from app.measured import measured
 from app.state import Param, restore, share, stop_page
+from app.text import literal, public
 from app.widgets import image_picker, picker_params
 from lesson.experiments.attention_foreground import THRESHOLD, AttentionForegroundResult
 from lesson.figures import attention as lesson_attention
@@ -135,7 +136,7 @@ def maps_view(choice: str, picked, param_col) -> None:
         encoder = load_choice(choice)
         problem = None if encoder is not None else f"{describe(choice)} is no longer there."
     except (CheckpointError, ModelNotAvailableError, ValueError, OSError) as error:
-        encoder, problem = None, str(error)
+        encoder, problem = None, public(error)
     if encoder is None:
         stop_page(PARAMS, f"Could not load {describe(choice)}: {problem}")
 
@@ -144,7 +145,7 @@ def maps_view(choice: str, picked, param_col) -> None:
         height, width, channels = input_geometry(encoder)
         maps = compute_maps(image, choice, stamp_of(choice), encoder)
     except ValueError as error:
-        stop_page(PARAMS, f"No attention maps for this encoder and image: {error}")
+        stop_page(PARAMS, f"No attention maps for this encoder and image: {public(error)}")
 
     gh, gw = maps.grid
     st.caption(
@@ -208,7 +209,8 @@ def maps_view(choice: str, picked, param_col) -> None:
 restore(PARAMS)
 st.title("Attention maps")
 if linked_encoder and linked_encoder not in choices:
-    st.info(f"The link asks for the encoder `{linked_encoder}`, which is not available here"
+    st.info(f"The link asks for the encoder {literal(linked_encoder)}, which is not available "
+            "here"
             + (" (DINOv2 loads only from the local Hugging Face cache; nothing is downloaded)."
                if linked_encoder.startswith(HF_PREFIX) else ".")
             + (f" Showing `{choices[0]}` instead." if choices else ""),

@@ -12,6 +12,7 @@ import streamlit as st
 
 from app import figures
 from app.state import Param, restore, share
+from app.text import public
 from app.widgets import image_picker, picker_params, preset_buttons, seed_params, seed_picker
 from lesson.figures.pictures import encode_png, image_grid, upscale_nearest
 from lesson.figures.tables import records_to_csv
@@ -131,7 +132,7 @@ try:
         grayscale_p=gray_p, blur_p=blur_p, blur_sigma=blur_sigma, solarize_p=solarize_p,
     )
 except ValueError as error:
-    st.error(f"These view parameters are not valid: {error}")
+    st.error(f"These view parameters are not valid: {public(error)}")
     st.stop()
 
 # --- N two-view pairs --------------------------------------------------------------------------
@@ -194,7 +195,7 @@ def dino_part() -> None:
             jitter_p=jitter_p, grayscale_p=gray_p, blur_sigma=blur_sigma,
         )
     except ValueError as error:
-        st.error(f"These multi-crop parameters are not valid: {error}")
+        st.error(f"These multi-crop parameters are not valid: {public(error)}")
         dino = None
         latest.pop("dino", None)
     if dino is not None:

@@ -15,9 +15,10 @@ from typing import Any
 
 import streamlit as st
 
-from app import figures, workers
+from app import figures, training, workers
 from app.dino import draw_panels, profile_figure, show_measured_runs
 from app.state import Param, restore, share
+from app.text import public
 from app.widgets import preset_buttons
 from lesson.figures.tables import records_to_csv
 from lesson.live.dino import (
@@ -110,7 +111,7 @@ def controls() -> None:
     try:
         live_settings()
     except ValueError as error:
-        st.error(f"These settings cannot train: {error}", icon=":material/error:")
+        st.error(f"These settings cannot train: {public(error)}", icon=":material/error:")
     share(PARAMS)  # a fragment rerun: keep the URL in step with the switches
 
 
@@ -144,9 +145,10 @@ if run_clicked and settings is not None:
     report: dict[str, Any] = {}
     try:
         # in a child process at a lower priority: other sessions' sliders go first and the
-        # server's GIL stays free for them (app/workers.py)
-        run_reports = workers.stream(live_run, settings, steps=steps, time_limit_s=limit,
-                                     every=REPORT_EVERY)
+        # server's GIL stays free for them (app/workers.py); one per session, a few per server,
+        # stopped by a rerun or a closed tab (app/training.py)
+        run_reports = training.live_training(live_run, settings, seconds=limit, steps=steps,
+                                             time_limit_s=limit, every=REPORT_EVERY)
         with contextlib.closing(run_reports) as reports:
             for report in reports:
                 step = report["row"]["step"]
@@ -164,8 +166,12 @@ if run_clicked and settings is not None:
                                                    report["teacher_row_profile"],
                                                    title=f"Teacher output at step {step}"),
                                     key=f"dino_live_profile_{step}")
+    except training.SlotsFull as error:
+        progress.empty()
+        st.warning(public(error), icon=":material/hourglass_top:")
+        report = {}
     except (ValueError, workers.WorkerError) as error:
-        st.error(f"The run stopped: {error}", icon=":material/error:")
+        st.error(f"The run stopped: {public(error)}", icon=":material/error:")
     else:
         progress.empty()
         verdict_slot.empty()

@@ -19,6 +19,7 @@ from plotly.colors import qualitative
 
 from app import encoders, figures, workers
 from app.state import Param, restore, share, stop_page
+from app.text import literal, public
 from app.widgets import preset_buttons
 from lesson.figures.pictures import upscale_nearest
 from lesson.figures.tables import records_to_csv
@@ -46,7 +47,8 @@ PRESETS = {
     "Global layout": {"emb_method": "umap", "emb_neighbors": 50, "emb_min_dist": 0.5},
     "PCA (linear)": {"emb_method": "pca"},
 }
-ERRORS = (CheckpointError, ModelNotAvailableError, DataError, ValueError, workers.WorkerError)
+ERRORS = (CheckpointError, ModelNotAvailableError, DataError, ValueError, workers.WorkerError,
+          encoders.QueueFull)
 
 OPTIONS = encoders.encoder_options()
 PARAMS = (
@@ -128,7 +130,8 @@ with proj_col:
     elif method == "tsne":
         st.slider("perplexity (roughly the neighbours respected)", 5.0, 100.0, step=1.0,
                   key="emb_perplexity")
-        st.caption("t-SNE takes tens of seconds for 2,000 points on a CPU (cached afterwards).")
+        st.caption(f"t-SNE takes tens of seconds for 2,000 points on a CPU (cached afterwards); "
+                   f"it maps at most {encoders.TSNE_MAX_POINTS:,} points here.")
     else:
         st.caption("PCA is linear: the two directions of largest variance.")
 n_neighbors = int(st.session_state["emb_neighbors"])
@@ -138,7 +141,7 @@ perplexity = float(st.session_state["emb_perplexity"])
 try:
     point_set = encoders.points(spec)
 except (DataError, ValueError) as error:
-    stop_page(PARAMS, f"Cannot use these images: {error}")
+    stop_page(PARAMS, f"Cannot use these images: {public(error)}")
 
 n = len(point_set.labels)
 groups, names = [], []
@@ -146,7 +149,7 @@ for label in sorted(set(point_set.labels.tolist())):
     groups.append(np.flatnonzero(point_set.labels == label))
     names.append(point_set.classes[label] if 0 <= label < len(point_set.classes)
                  else "unlabelled")
-st.caption(f"**{point_set.name}**, {len(groups)} class(es).")
+st.caption(f"**{literal(point_set.name, max_chars=200)}**, {len(groups)} class(es).")
 
 if method == "umap" and not encoders.umap_ready():
     with st.spinner("Compiling UMAP's kernels (once per server process)…"):
@@ -164,7 +167,7 @@ for i, (column, option) in enumerate(zip(st.columns(len(chosen), gap="large"), c
             coords, seconds = projection(feats, method, n_neighbors, min_dist, perplexity)
             accuracy = knn(feats, point_set.labels) if point_set.labelled and n > 2 else None
         except ERRORS as error:
-            st.error(f"{option.label}: {error}", icon=":material/error:")
+            st.error(f"{option.label}: {public(error)}", icon=":material/error:")
             continue
         if accuracy is not None:
             st.metric(f"kNN accuracy (k={min(KNN_K, n - 1)}, leave-one-out)", f"{accuracy:.1%}",

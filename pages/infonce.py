@@ -16,6 +16,7 @@ import streamlit as st
 from app import figures
 from app import infonce as nce
 from app.state import Param, clamp_state, restore, share, stop_page
+from app.text import public
 from app.widgets import preset_buttons, seed_params, seed_picker
 from lesson.figures.infonce import LESSON, describe_view_config, embedding_labels
 from lesson.figures.pictures import encode_png, image_grid
@@ -86,8 +87,8 @@ if mode == "real":
     try:
         model = nce.pair_model()
     except (CheckpointError, ValueError) as error:
-        st.error(f"The bundled SimCLR checkpoint could not be used: {error}. Showing synthetic "
-                 "embeddings instead.", icon=":material/error:")
+        st.error(f"The bundled SimCLR checkpoint could not be used: {public(error)}. Showing "
+                 "synthetic embeddings instead.", icon=":material/error:")
         mode = "synthetic"
 
 # --- everything below the mode: one fragment ---------------------------------------------------

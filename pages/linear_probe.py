@@ -26,6 +26,7 @@ from app.measured import measured
 from app.resources import fashion_mnist
 from app.shell import BackgroundJobs, Job
 from app.state import Param, restore, share
+from app.text import public
 from lesson.experiments.hard_exercise import HardExerciseResult
 from lesson.experiments.label_efficiency import LabelEfficiencyResult
 from lesson.figures.probe import (
@@ -106,7 +107,7 @@ def probe_row(option: encoders.EncoderOption, labels: str) -> dict | None:
     try:
         encoders.load_encoder(option)  # a missing or damaged model says so at once, not in a job
     except ERRORS as error:
-        st.error(f"{option.label}: {error}", icon=":material/error:")
+        st.error(f"{option.label}: {public(error)}", icon=":material/error:")
         return None
     job = _probe_jobs().submit((option.key, option.stamp, labels, TEST_ITEMS),
                                lambda report: _fit_probe(option, labels, report))

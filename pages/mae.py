@@ -15,6 +15,7 @@ import streamlit as st
 from app import figures
 from app.resources import bundled_checkpoint, load_bundled_method
 from app.state import Param, restore, share, stop_page
+from app.text import public
 from app.widgets import image_picker, picker_params, seed_params, seed_picker
 from lesson.figures.mae import (
     ErrorCurve,
@@ -89,7 +90,7 @@ try:
     model = load_bundled_method(name)
     problem = None
 except CheckpointError as error:
-    model, problem = None, str(error)
+    model, problem = None, public(error)
 if model is None:
     st.info(
         f"Interpolation baseline only: the MAE panels (reconstruction, reconstruction with the "

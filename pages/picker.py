@@ -16,6 +16,7 @@ import streamlit as st
 
 from app import figures
 from app.state import Param, restore, share, stop_page
+from app.text import public
 from app.widgets import preset_buttons
 from lesson.figures.tables import records_to_csv
 from lesson.picker import (
@@ -137,7 +138,7 @@ try:
     )
     recs = recommend(inputs)
 except ValueError as error:
-    stop_page(PARAMS, f"These inputs cannot be scored: {error}.")
+    stop_page(PARAMS, f"These inputs cannot be scored: {public(error)}.")
 
 # --- the answer ----------------------------------------------------------------------------------
 best = recs[0]

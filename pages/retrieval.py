@@ -19,6 +19,7 @@ import streamlit as st
 from app import encoders, figures
 from app.resources import fashion_item
 from app.state import Param, clamp_state, restore, share, stop_page
+from app.text import literal, public
 from app.widgets import image_picker, picker_params
 from lesson.figures.pictures import upscale_nearest
 from lesson.figures.tables import records_to_csv
@@ -90,9 +91,9 @@ with enc_col:
 try:
     gallery = encoders.points(spec)
 except (DataError, ValueError) as error:
-    stop_page(PARAMS, f"Cannot use this gallery: {error}")
+    stop_page(PARAMS, f"Cannot use this gallery: {public(error)}")
 k = min(k, len(gallery.labels))
-st.caption(f"Gallery: **{gallery.name}**.")
+st.caption(f"Gallery: **{literal(gallery.name, max_chars=200)}**.")
 
 # --- results per encoder -----------------------------------------------------------------------
 rows: list[dict] = []
@@ -105,7 +106,7 @@ for column, option in zip(st.columns(len(chosen), gap="large"), chosen, strict=T
             query_feats = encoders.embed(option, gallery, [query])  # (1, D)
             indices, scores = retrieve(query_feats, gallery_feats, k=k)
         except ERRORS as error:
-            st.error(f"{option.label}: {error}", icon=":material/error:")
+            st.error(f"{option.label}: {public(error)}", icon=":material/error:")
             continue
         shown = indices[0]
         st.image([upscale_nearest(gallery.images[j], min_side=TILE) for j in shown],
@@ -147,7 +148,7 @@ for column, (option, query_vector, item) in zip(st.columns(max(1, len(vit_jobs))
             tokens, grid = encoders.patch_tokens(option, gallery, gallery.images[item : item + 1])
             heat = patch_similarity(query_vector, tokens[0], grid)  # (h, w) in [-1, 1]
         except ERRORS as error:
-            st.error(f"{option.label}: {error}", icon=":material/error:")
+            st.error(f"{option.label}: {public(error)}", icon=":material/error:")
             continue
         figures.show(
             heat_figure(gallery.images[item], heat,

@@ -36,6 +36,8 @@ from app.encoders.points import (
     points,
 )
 from app.encoders.projection import (
+    TSNE_MAX_POINTS,
+    QueueFull,
     project_features,
     projection_pool,
     start_umap_warm_up,
@@ -48,6 +50,8 @@ __all__ = [
     "DatasetSpec",
     "EncoderOption",
     "PointSet",
+    "QueueFull",
+    "TSNE_MAX_POINTS",
     "dataset_params",
     "dataset_picker",
     "default_encoder",

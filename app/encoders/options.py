@@ -26,6 +26,7 @@ from torch import nn
 
 from app import resources
 from app.state import Param
+from app.text import literal
 from ssl_core import paths
 from ssl_core.checkpoints import (
     CONFIG_FILE,
@@ -133,27 +134,29 @@ def encoder_param(key: str, options: Sequence[EncoderOption], preferred: Sequenc
 
 
 def unavailable_message(asked: str, options: Sequence[EncoderOption], shown: str) -> str:
-    """Why the encoder ``asked`` for (e.g. by a shared link) is not among ``options``."""
+    """Why the encoder ``asked`` for (e.g. by a shared link) is not among ``options``, as
+    Markdown: ``asked`` is shown literally (:func:`app.text.literal`), and no server path."""
     kind, _, name = asked.partition(":")
     if kind == "hf":
         if name not in resources.local_hf_models():
-            return (f"{resources.hf_name(name)} ({name}) is not in this machine's Hugging Face "
-                    f"cache ({resources.hf_cache_dir()}), so it is not offered; showing {shown} "
-                    "instead. Nothing is downloaded: copy the model's cache folder here (see "
-                    "ssl_core.models.hf) to use it.")
-        return f"{resources.hf_name(name)} is not offered on this page; showing {shown} instead."
+            return (f"{literal(resources.hf_name(name))} ({literal(name)}) is not in this "
+                    f"server's Hugging Face cache, so it is not offered; showing {shown} "
+                    "instead. Nothing is downloaded: whoever runs the server can copy the "
+                    "model's cache folder there (see ssl_core.models.hf).")
+        return (f"{literal(resources.hf_name(name))} is not offered on this page; showing {shown} "
+                "instead.")
     if kind in ("ckpt", "random"):
-        return (f"The bundled checkpoint {name!r} is not in {paths.checkpoints_dir()}, so "
-                f"{asked!r} is not offered; showing {shown} instead.")
-    return f"Encoder {asked!r} is not known here; showing {shown} instead."
+        return (f"The bundled checkpoint {literal(name)} is not on this server, so it is not "
+                f"offered; showing {shown} instead.")
+    return f"The encoder {literal(asked)} is not known here; showing {shown} instead."
 
 
 def missing_checkpoints_message() -> str:
     """What to say when no bundled checkpoint exists."""
-    return (f"No bundled checkpoint in {paths.checkpoints_dir()}: the trained encoders "
-            "(SimCLR, DINO, MAE) appear here once assets/checkpoints/<name>/ holds "
-            "model.safetensors and config.json (train one with `python3 -m ssl_core.pretrain`). "
-            "Raw pixels are offered meanwhile.")
+    return ("No bundled checkpoint on this server: the trained encoders (SimCLR, DINO, MAE) "
+            "appear here once assets/checkpoints/<name>/ holds model.safetensors and "
+            "config.json (train one with `python3 -m ssl_core.pretrain`). Raw pixels are "
+            "offered meanwhile.")
 
 
 def encoder_picker(*, key: str, options: Sequence[EncoderOption], label: str = "Encoder",
@@ -202,8 +205,8 @@ def load_encoder(option: EncoderOption) -> nn.Module:
         return resources.hf_encoder(name)
     path = resources.bundled_checkpoint(name)
     if path is None:
-        raise CheckpointError(f"the bundled checkpoint {name!r} is gone from "
-                              f"{paths.checkpoints_dir()}; reload the page")
+        raise CheckpointError(f"the bundled checkpoint {name!r} is gone from this server; "
+                              "reload the page")
     if kind == "ckpt":
         encoder = resources.load_bundled_encoder(name)
         assert encoder is not None  # bundled_checkpoint(name) was found just above
@@ -211,7 +214,8 @@ def load_encoder(option: EncoderOption) -> nn.Module:
     try:
         return _random_encoder(str(path), option.stamp)
     except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: cannot rebuild its backbone ({error})") from error
+        raise CheckpointError(f"checkpoint {name!r}: cannot rebuild its backbone "
+                              f"({type(error).__name__})") from error
 
 
 def option_by_key(key: str) -> EncoderOption:

@@ -11,6 +11,8 @@ unlabelled); ``dataset.labels`` int64 ``(N,)`` and ``dataset.classes`` a tuple o
   :func:`load_image_folder`, :func:`load_cifar10`, :func:`load_stl10`: data a user has on disk
   (:mod:`ssl_core.data.datasets`), and fixed nested subsets of them (:func:`subset_indices`,
   :func:`array_subset`);
+- :func:`walk_images` / :func:`scan_image_folder`: a bounded walk of a folder that never
+  follows a link out of it (:mod:`ssl_core.data.walk`);
 - :func:`decode_image` / :func:`load_image`: safe decoding of untrusted image bytes
   (:mod:`ssl_core.data.decode`).
 
@@ -39,6 +41,13 @@ from ssl_core.data.fashion_mnist import (
     load_fashion_mnist,
     read_idx,
 )
+from ssl_core.data.walk import (
+    WalkLimitError,
+    WalkLimits,
+    is_within,
+    scan_image_folder,
+    walk_images,
+)
 
 __all__ = [
     "DEBIAN_FASHION_MNIST_DIR",
@@ -48,9 +57,12 @@ __all__ = [
     "DataError",
     "ImageFileDataset",
     "TorchvisionImageDataset",
+    "WalkLimitError",
+    "WalkLimits",
     "array_subset",
     "decode_image",
     "draw_order",
+    "is_within",
     "list_photos",
     "load_cifar10",
     "load_fashion_mnist",
@@ -60,5 +72,7 @@ __all__ = [
     "load_photos",
     "load_stl10",
     "read_idx",
+    "scan_image_folder",
     "subset_indices",
+    "walk_images",
 ]

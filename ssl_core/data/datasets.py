@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 from ssl_core import paths
 from ssl_core.data.decode import IMAGE_EXTENSIONS, DataError, load_image
+from ssl_core.data.walk import DEFAULT_LIMITS, WalkLimits, scan_image_folder
 from ssl_core.images import to_chw_uint8
 
 __all__ = [
@@ -101,7 +102,8 @@ class ImageFileDataset(Dataset):
     ``dataset[i] -> (image (C, H, W) uint8 tensor or transform(image), int label)``; ``files``
     lists the paths, ``labels`` their labels (``-1`` = unlabelled), ``classes`` the class names.
     ``mode="RGB"`` converts every image to 3 channels (so batches stack); ``None`` keeps each
-    file's own channels (1 for grayscale, 3 for colour).
+    file's own channels (1 for grayscale, 3 for colour). ``max_side`` shrinks each image while
+    it is decoded (:func:`load_image`) so its longer side is at most that; None: full size.
     """
 
     def __init__(
@@ -112,8 +114,10 @@ class ImageFileDataset(Dataset):
         transform: Callable[[torch.Tensor], Any] | None = None,
         *,
         mode: str | None = "RGB",
+        max_side: int | None = None,
     ) -> None:
         self.files = [Path(f) for f in files]
+        self.max_side = max_side
         self.labels = np.asarray(labels, dtype=np.int64)
         if self.labels.shape != (len(self.files),):
             raise ValueError(
@@ -127,7 +131,8 @@ class ImageFileDataset(Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
-        image = to_chw_uint8(load_image(self.files[index], mode=self.mode))  # (C, H, W)
+        image = to_chw_uint8(load_image(self.files[index], mode=self.mode,
+                                        max_side=self.max_side))  # (C, H, W)
         if self.transform is not None:
             image = self.transform(image)
         return image, int(self.labels[index])
@@ -197,25 +202,25 @@ def load_photos() -> dict[str, np.ndarray]:
     return {name: load_photo(name) for name in list_photos()}
 
 
-def _is_image_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
-
-
 def load_image_folder(
     path: str | Path,
     transform: Callable[[torch.Tensor], Any] | None = None,
     *,
     mode: str | None = "RGB",
+    limits: WalkLimits = DEFAULT_LIMITS,
+    max_side: int | None = None,
 ) -> ImageFileDataset:
     """Images in a folder, as an :class:`ImageFileDataset`.
 
-    ``path/<class>/<image>`` (one sub-folder per class, found like torchvision's ImageFolder)
-    gives labels ``0..K-1`` in sorted class order; a flat ``path/<image>`` gives label ``-1``
-    and no classes. Extensions: ``IMAGE_EXTENSIONS``. Files are decoded on access, converted to
-    RGB unless ``mode=None``.
+    ``path/<class>/<image>`` (one sub-folder per class, its images found recursively like
+    torchvision's ImageFolder) gives labels ``0..K-1`` in sorted class order; a flat
+    ``path/<image>`` gives label ``-1`` and no classes. Extensions: ``IMAGE_EXTENSIONS``. Files
+    are decoded on access, converted to RGB unless ``mode=None``. The folder is listed by
+    :func:`~ssl_core.data.walk.walk_images`: links leaving ``path`` are not followed, hidden
+    entries are skipped, and ``limits`` bounds the files, depth and seconds of the listing
+    (:class:`~ssl_core.data.walk.WalkLimitError` past them). ``max_side``: as
+    :class:`ImageFileDataset`'s.
     """
-    from torchvision.datasets.folder import make_dataset
-
     root = Path(path)
     layout = (
         f"either {root}/<class>/<image> (one sub-folder per class) or {root}/<image> (flat), "
@@ -223,9 +228,10 @@ def load_image_folder(
     )
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist or is not a folder; expected {layout}")
-    top_images = sorted(p for p in root.iterdir() if _is_image_file(p))
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    nested = [d for d in class_dirs if any(_is_image_file(p) for p in d.rglob("*"))]
+    top_images, scanned = scan_image_folder(root, limits=limits)
+    class_dirs = [d for d, _ in scanned]
+    per_class = [found for _, found in scanned]
+    nested = [d for d, found in zip(class_dirs, per_class, strict=True) if found]
 
     if nested and top_images:
         raise DataError(
@@ -234,17 +240,18 @@ def load_image_folder(
         )
     if nested:
         # Like torchvision's find_classes, but hidden folders (.git, .ipynb_checkpoints) are not
-        # classes.
-        classes = [d.name for d in class_dirs]
-        class_to_idx = {name: i for i, name in enumerate(classes)}
-        try:
-            samples = make_dataset(root, class_to_idx, extensions=IMAGE_EXTENSIONS)
-        except FileNotFoundError as error:  # a class folder without images
-            raise DataError(f"{error}; expected {layout}") from error
-        files, labels = zip(*samples, strict=True)
-        return ImageFileDataset(files, labels, classes, transform, mode=mode)
+        # classes, and a class folder without images is an error, as there.
+        empty = [d.name for d, found in zip(class_dirs, per_class, strict=True) if not found]
+        if empty:
+            raise DataError(f"Found no valid file for the classes {', '.join(empty)}; "
+                            f"expected {layout}")
+        files = [f for found in per_class for f in found]
+        labels = [i for i, found in enumerate(per_class) for _ in found]
+        return ImageFileDataset(files, labels, [d.name for d in class_dirs], transform, mode=mode,
+                                max_side=max_side)
     if top_images:
-        return ImageFileDataset(top_images, [-1] * len(top_images), (), transform, mode=mode)
+        return ImageFileDataset(top_images, [-1] * len(top_images), (), transform, mode=mode,
+                                max_side=max_side)
     raise DataError(f"no images found in {root}; expected {layout}")
 
 

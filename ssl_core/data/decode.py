@@ -62,8 +62,58 @@ def _to_uint8_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))  # RGB, CMYK, YCbCr, LAB, HSV, RGBX, ...
 
 
+# Modes shrunk by Pillow itself (after a lossless change to one of them where needed).
+_SHRINK_AS = {"1": "L", "L": "L", "LA": "LA", "La": "LA", "RGB": "RGB", "RGBA": "RGBA",
+              "RGBa": "RGBA", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB", "RGBX": "RGB"}
+
+
+_STRIP_BLOCKS = 64  # rows of output per strip when reducing an image with alpha
+
+
+def _reduce(image: Image.Image, factor: int) -> Image.Image:
+    """``image.reduce(factor)``; with alpha, strip by strip: Pillow premultiplies an LA / RGBA
+    image into a full-size copy before reducing it (159 MB for 6300 x 6300), a strip at a
+    time that copy is a strip's."""
+    if image.mode not in ("LA", "RGBA"):
+        return image.reduce(factor)
+    width, height = image.size
+    out = Image.new(image.mode, (-(-width // factor), -(-height // factor)))
+    rows = factor * _STRIP_BLOCKS
+    for top in range(0, height, rows):
+        strip = image.crop((0, top, width, min(height, top + rows)))
+        out.paste(strip.reduce(factor), (0, top // factor))
+    return out
+
+
+def _shrink(image: Image.Image, max_side: int) -> Image.Image:
+    """``image`` with its longer side brought to at most ``max_side``, in Pillow, before any
+    array is made. JPEG is already decoded at a reduced scale (``draft``); then a whole-factor
+    box reduction (``reduce``, to at most twice ``max_side``: a small copy, where resampling
+    RGBA directly makes a full-size premultiplied one first) and a Lanczos resampling
+    (``thumbnail``). Modes Pillow cannot resample (16-bit, float) keep the box reduction only.
+    """
+    if max(image.size) <= max_side:
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    factor = max(image.size) // (2 * max_side)
+    if factor >= 2:
+        try:
+            image = _reduce(image, factor)
+        except (ValueError, NotImplementedError):  # a mode Pillow cannot reduce
+            pass
+    target = _SHRINK_AS.get(image.mode)
+    if target is None:  # I, I;16, F, ...: the box reduction only
+        return image
+    if image.mode != target:
+        image = image.convert(target)
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
 def decode_image(
-    data: bytes, *, max_pixels: int = 40_000_000, mode: str | None = None
+    data: bytes, *, max_pixels: int = 40_000_000, mode: str | None = None,
+    max_side: int | None = None,
 ) -> np.ndarray:
     """Decode untrusted image bytes (an upload) -> uint8 ``(H, W, 3)`` colour or ``(H, W)`` gray.
 
@@ -73,6 +123,11 @@ def decode_image(
     ``mode="RGB"`` or ``"L"`` forces 3 channels or 1. Pillow's own global pixel limit
     (``Image.MAX_IMAGE_PIXELS``) still applies on top of ``max_pixels``.
 
+    ``max_side`` shrinks the image while it is decoded (JPEG's reduced-scale decoding, then
+    Pillow's whole-factor reduction and Lanczos resampling) so that its longer side is at most
+    ``max_side``, before any array is made: a 6300 x 6300 RGBA PNG then costs its 8-bit pixels
+    once, not a float copy of them. None keeps the full size.
+
     Raises:
         DataError: empty, truncated, corrupt, not an image, or larger than ``max_pixels``.
     """
@@ -80,6 +135,8 @@ def decode_image(
         raise ValueError(f"max_pixels must be >= 1; got {max_pixels}")
     if mode not in (None, "RGB", "L"):
         raise ValueError(f"mode must be None, 'RGB' or 'L'; got {mode!r}")
+    if max_side is not None and max_side < 1:
+        raise ValueError(f"max_side must be >= 1 or None; got {max_side}")
     data = bytes(data)
     if not data:
         raise DataError("cannot decode image: the data is empty (0 bytes)")
@@ -96,8 +153,11 @@ def decode_image(
                         "decompression bomb); downscale it or raise max_pixels"
                     )
                 opened.seek(0)  # first frame of an animation
+                if max_side is not None:  # JPEG: decode at 1/2, 1/4 or 1/8 scale
+                    opened.draft(opened.mode, (max_side, max_side))
                 opened.load()
-                image = ImageOps.exif_transpose(opened)
+                image = opened if max_side is None else _shrink(opened, max_side)
+                image = ImageOps.exif_transpose(image)
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -124,7 +184,8 @@ def decode_image(
 
 
 def load_image(
-    path: str | Path, *, max_pixels: int = 40_000_000, mode: str | None = None
+    path: str | Path, *, max_pixels: int = 40_000_000, mode: str | None = None,
+    max_side: int | None = None,
 ) -> np.ndarray:
     """Decode an image file with :func:`decode_image`; errors name the path."""
     path = Path(path)
@@ -133,7 +194,7 @@ def load_image(
     except OSError as error:
         raise DataError(f"cannot read image file {path}: {error.strerror or error}") from error
     try:
-        return decode_image(data, max_pixels=max_pixels, mode=mode)
+        return decode_image(data, max_pixels=max_pixels, mode=mode, max_side=max_side)
     except DataError as error:
         raise DataError(f"{path}: {error}") from error
 

@@ -78,22 +78,23 @@ def test_umap_side_by_side_with_raw_pixels(tiny, open_page, clean):
     assert [c.value for c in at.caption if "by UMAP" in c.value] == before
 
 
-def test_bad_folder_path_says_so(tiny, tmp_path, open_page, clean):
-    at = open_page(PAGE, {"emb_data": "folder", "emb_folder": str(tmp_path / "nowhere")})
+def test_folders_are_off_unless_the_operator_names_roots(tiny, tmp_path, open_page, clean,
+                                                         monkeypatch):
+    monkeypatch.delenv("SSL_EXPLORER_FOLDER_ROOTS", raising=False)
+    at = open_page(PAGE, {"emb_data": "folder", "emb_folder": str(tmp_path)})
     clean(at)
-    assert any("does not exist" in e.value for e in at.error)
+    assert any("switched off" in e.value for e in at.error)
     assert not _charts(at)
-    at.text_input(key="emb_folder").set_value("").run()
-    clean(at)
-    assert any("name an image folder" in e.value for e in at.error)
+    assert not at.get("text_input"), "no free-text folder path any more"
 
 
-def test_unlabelled_folder_has_no_knn(tiny, tmp_path, open_page, clean):
+def test_unlabelled_folder_has_no_knn(tiny, tmp_path, open_page, clean, monkeypatch):
     rng = np.random.default_rng(0)
     for i in range(12):
         Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(
             tmp_path / f"img{i}.png")
-    at = open_page(PAGE, {"emb_data": "folder", "emb_folder": str(tmp_path), "emb_method": "pca",
+    monkeypatch.setenv("SSL_EXPLORER_FOLDER_ROOTS", str(tmp_path))
+    at = open_page(PAGE, {"emb_data": "folder", "emb_folder": tmp_path.name, "emb_method": "pca",
                           "emb_enc": "ckpt:dino"})
     clean(at)
     assert not at.error and len(_charts(at)) == 1
@@ -126,7 +127,8 @@ def test_without_checkpoints_raw_pixels_remain(tmp_path, monkeypatch, open_page,
     assert at.selectbox(key="emb_enc").value == "raw"  # an unknown encoder in the URL is ignored
     assert len(_charts(at)) == 1
     infos = [i.value for i in at.info]
-    assert any("'simclr' is not in" in i and "showing Raw pixels" in i for i in infos)
+    assert any("checkpoint simclr is not on this server" in i and "showing Raw pixels" in i
+               for i in infos)
     assert any(i.startswith("No bundled checkpoint") for i in infos)
 
 
@@ -136,7 +138,7 @@ def test_a_link_to_dinov2_where_it_is_not_cached(tiny, open_page, clean):
     clean(at)
     assert at.selectbox(key="emb_enc").value == "ckpt:simclr"
     (info,) = at.info
-    assert "DINOv2 ViT-S/14 (facebook/dinov2-small) is not in this machine's" in info.value
+    assert "DINOv2 ViT-S/14 (facebook/dinov2-small) is not in this server's" in info.value
     at.run()
     assert not at.info  # the URL now names what is shown
 

@@ -90,18 +90,24 @@ def _write_folder(root, classes=("cat", "dog"), per_class=3, flat=False):
             Image.fromarray(pixels).save(folder / f"{name}{i}.png")
 
 
-def test_image_folder_points_and_bad_paths(tmp_path):
-    _write_folder(tmp_path / "pets")
-    pets = encoders.points(encoders.DatasetSpec("folder", 100, str(tmp_path / "pets")))
+def test_image_folder_points_and_bad_paths(tmp_path, monkeypatch):
+    _write_folder(tmp_path / "data" / "pets")
+    _write_folder(tmp_path / "data" / "flat", flat=True)
+    monkeypatch.setenv("SSL_EXPLORER_FOLDER_ROOTS", str(tmp_path / "data"))
+    pets = encoders.points(encoders.DatasetSpec("folder", 100, "data/pets"))
     assert pets.images.shape == (6, 64, 64, 3) and pets.classes == ("cat", "dog")
     assert pets.labels.tolist() == [0, 0, 0, 1, 1, 1] and pets.labelled
-    _write_folder(tmp_path / "flat", flat=True)
-    flat = encoders.points(encoders.DatasetSpec("folder", 4, str(tmp_path / "flat")))
+    assert pets.name == "6 of the 6 images in data/pets", "the choice's name, not a path"
+    flat = encoders.points(encoders.DatasetSpec("folder", 4, "data/flat"))
     assert len(flat.labels) == 4 and not flat.labelled and flat.class_name(0) == "unlabelled"
-    with pytest.raises(DataError, match="does not exist"):
-        encoders.points(encoders.DatasetSpec("folder", 10, str(tmp_path / "missing")))
-    with pytest.raises(DataError, match="name an image folder"):
+    with pytest.raises(DataError, match="not one this server offers"):
+        encoders.points(encoders.DatasetSpec("folder", 10, str(tmp_path / "data" / "pets")))
+    with pytest.raises(DataError, match="not one this server offers"):
         encoders.points(encoders.DatasetSpec("folder", 10, "  "))
+    Image.new("RGB", (4, 4)).save(tmp_path / "data" / "top.png")
+    with pytest.raises(DataError, match="both images at the top") as error:
+        encoders.points(encoders.DatasetSpec("folder", 10, "data"))
+    assert str(tmp_path) not in str(error.value)
 
 
 def test_geometry_and_raw_features(tiny):

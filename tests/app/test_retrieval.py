@@ -59,10 +59,13 @@ def test_two_encoders_side_by_side_on_photo_crops(tiny, open_page, clean):
     assert len(at.get("plotly_chart")) == 1  # only the ViT has patch tokens
 
 
-def test_bad_gallery_folder_is_an_error_message(tiny, tmp_path, open_page, clean):
+def test_bad_gallery_folder_is_an_error_message(tiny, tmp_path, open_page, clean, monkeypatch):
+    monkeypatch.setenv("SSL_EXPLORER_FOLDER_ROOTS", str(tmp_path))
     at = open_page(PAGE, {"ret_data": "folder", "ret_folder": str(tmp_path / "nope")})
     clean(at)
-    assert any("does not exist" in e.value for e in at.error)
+    assert any("not one this server offers" in w.value for w in at.warning)
+    assert any("no images found" in e.value for e in at.error)
+    assert not any(str(tmp_path) in m.value for m in [*at.error, *at.warning, *at.caption])
     assert not _results(at)
 
 

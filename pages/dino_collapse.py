@@ -23,6 +23,7 @@ from app.widgets import preset_buttons
 from lesson.figures.tables import records_to_csv
 from lesson.live.dino import (
     DEFAULT_RECIPE,
+    LIVE_STEPS,
     VARIANTS,
     LiveDINOConfig,
     curve_records,
@@ -38,7 +39,7 @@ PARAMS = (
     Param("dino_student_temp", RECIPE.student_temp, lo=0.0, hi=0.5),
     Param("dino_center_momentum", RECIPE.center_momentum, lo=0.0, hi=1.0),
     Param("dino_ema", RECIPE.momentum_base, lo=0.8, hi=1.0),
-    Param("dino_steps", 150, lo=10, hi=1000),
+    Param("dino_steps", LIVE_STEPS, lo=10, hi=1000),
     Param("dino_time_limit", 30, lo=5, hi=60),
     Param("dino_shown", "healthy", options=tuple(VARIANTS)),
 )
@@ -186,11 +187,12 @@ if run_clicked and settings is not None:
 live = st.session_state.get("dino_live")
 if live:
     done = live["rows"][-1]["step"]
-    stopped = "" if done >= live["steps"] else f" (stopped by the time limit at step {done})"
+    stopped = "" if done >= live["steps"] else " (stopped by the time limit)"
     st.markdown(f"**Verdict:** {live['verdict']}")
     ran = live["settings"]
-    st.caption(f"{done} steps in {live['elapsed_s']:.1f} s ({live['steps_per_s']:.1f} steps/s)"
-               f"{stopped}. Settings: centring {'on' if ran['centering'] else 'off'}, "
+    st.caption(f"{done} / {live['steps']} steps in {live['elapsed_s']:.1f} s "
+               f"({live['steps_per_s']:.1f} steps/s){stopped}. Settings: centring "
+               f"{'on' if ran['centering'] else 'off'}, "
                f"sharpening {'on' if ran['sharpening'] else 'off'}, teacher temperature "
                f"{ran['teacher_temp']:g}, student {ran['student_temp']:g}, centre momentum "
                f"{ran['center_momentum']:g}, EMA {ran['momentum_base']:g}.")

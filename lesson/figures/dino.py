@@ -57,8 +57,8 @@ def measured_caption(result: DinoCollapseResult, shown: str) -> str:
         f"{knn.get('test_images', '?')} query images"
         + (f"; the random start scores {start:.1%}" if start is not None else "")
         + ". A run this short is about the collapse dynamics, not about learning features. "
-        "The verdict (`collapse_verdict` over every step of the run) names three "
-        "collapses: one dimension, uniform, and a constant output that is neither. Made "
+        "The verdict (`collapse_verdict`: medians over the last quarter of the run) names "
+        "three collapses: one dimension, uniform, and a constant output that is neither. Made "
         f"by `{command}` in {wall} s.")
 
 

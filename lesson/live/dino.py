@@ -39,6 +39,7 @@ __all__ = [
     "CURVE_COLUMNS",
     "DEFAULT_RECIPE",
     "DIAGNOSTIC_KEYS",
+    "LIVE_STEPS",
     "VARIANTS",
     "LiveDINOConfig",
     "curve_records",
@@ -362,3 +363,8 @@ def curve_records(curve: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 DEFAULT_RECIPE = LiveDINOConfig()
 """The recipe of the live run and of the measured ``dino_collapse`` result."""
+
+LIVE_STEPS = 40
+"""The live run's default step count: short enough for a 30 s limit on a loaded two-core server
+(about 4 steps/s on one thread), and the verdict of every preset is right at it and at every
+step count from 20 up (docs/TUNING.md, "Live DINO")."""

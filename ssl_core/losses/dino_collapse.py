@@ -7,6 +7,7 @@ on a history of them.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Final
@@ -28,20 +29,34 @@ from ssl_core.losses.dino import (
 )
 
 __all__ = [
+    "COLLAPSED_KL",
     "COLLAPSED_STD_RATIO",
+    "FEW_DIMS_ENTROPY_RATIO",
     "ONE_DIM_SHARE",
+    "ONE_HOT_ENTROPY_RATIO",
     "UNIFORM_ENTROPY_RATIO",
+    "UNIFORM_STD_RATIO",
+    "VERDICT_WINDOW_FRACTION",
+    "VERDICT_WINDOW_MIN",
     "CollapseDiagnostics",
     "collapse_diagnostics",
     "collapse_verdict",
     "effective_rank",
     "normalized_output_std",
+    "verdict_window",
 ]
 
-# Verdict thresholds (collapse_verdict's defaults).
+# Verdict thresholds (collapse_verdict's defaults), each applied to the median of a trailing
+# window of steps; measured on the live recipe in docs/TUNING.md, "Live DINO".
 ONE_DIM_SHARE: Final = 0.9  # dominant_dim_share above this: one output dimension took over.
+ONE_HOT_ENTROPY_RATIO: Final = 0.15  # teacher_entropy / log K below this: one-hot per image...
+FEW_DIMS_ENTROPY_RATIO: Final = 0.25  # ...marginal_entropy / log K below this: on few dimensions.
 UNIFORM_ENTROPY_RATIO: Final = 0.95  # teacher_entropy / log K above this: near-uniform teacher...
-COLLAPSED_STD_RATIO: Final = 0.2  # ...and output_std * sqrt(K) below this: the output is constant.
+UNIFORM_STD_RATIO: Final = 0.5  # ...and output_std * sqrt(K) below this: uniform collapse.
+COLLAPSED_STD_RATIO: Final = 0.2  # output_std * sqrt(K) below this...
+COLLAPSED_KL: Final = 0.05  # ...and KL(teacher || student) below this (nats): a constant output.
+VERDICT_WINDOW_FRACTION: Final = 0.25  # the verdict's window: this fraction of the run's steps,
+VERDICT_WINDOW_MIN: Final = 5  # and at least this many.
 
 
 def normalized_output_std(outputs: Tensor) -> Tensor:
@@ -151,77 +166,121 @@ def collapse_diagnostics(*, teacher_logits: Views, student_logits: Views, center
 _VERDICT_KEYS = (
     "teacher_entropy",
     "max_entropy",
+    "marginal_entropy",
+    "kl_teacher_student",
     "output_std",
     "output_std_ref",
     "dominant_dim_share",
 )
 
 
+def verdict_window(n_steps: int) -> int:
+    """The steps a verdict's state looks at: the last quarter of the run, at least 5 steps."""
+    return max(VERDICT_WINDOW_MIN, math.ceil(VERDICT_WINDOW_FRACTION * n_steps))
+
+
 def collapse_verdict(
     history: Sequence[Mapping[str, float] | CollapseDiagnostics],
     *,
     one_dim_share: float = ONE_DIM_SHARE,
+    one_hot_entropy_ratio: float = ONE_HOT_ENTROPY_RATIO,
+    few_dims_entropy_ratio: float = FEW_DIMS_ENTROPY_RATIO,
     uniform_entropy_ratio: float = UNIFORM_ENTROPY_RATIO,
+    uniform_std_ratio: float = UNIFORM_STD_RATIO,
     collapsed_std_ratio: float = COLLAPSED_STD_RATIO,
+    collapsed_kl: float = COLLAPSED_KL,
 ) -> str:
     """One sentence on a run, from per-step diagnostics (dicts or `CollapseDiagnostics`).
 
-    A step is *one-dimension collapsed* when dominant_dim_share > one_dim_share, and *uniform
-    collapsed* when teacher_entropy > uniform_entropy_ratio * log K and output_std <
-    collapsed_std_ratio / sqrt(K) (near-uniform teacher AND a constant output). A step whose
-    output_std is that low without either is *constant*: the output no longer depends on the
-    input, though its one distribution is neither one-hot nor uniform. The run is collapsed if
-    its last step is; the reported step is the first of the final unbroken streak of that
-    state, so a transient blip that recovered does not count. A dict's "step" entry names its
-    step; otherwise its position in `history` does. Returns a sentence starting with
-    "collapsed to a constant (one dimension) at step k", "collapsed to uniform at step k",
-    "collapsed to a constant output at step k" or "healthy".
+    The verdict judges where the run has settled, not one step: each diagnostic is replaced by
+    its median over a trailing window (the last quarter of the run, at least 5 steps; the whole
+    history when shorter), so one noisy step, or the low output spread every run passes through
+    in its first tens of steps, does not decide it. On those medians a step is
+
+    - *one-dimension collapsed* when dominant_dim_share > one_dim_share, or when the teacher is
+      one-hot per image (teacher_entropy < one_hot_entropy_ratio * log K) AND the batch uses
+      few dimensions (marginal_entropy < few_dims_entropy_ratio * log K): sharpening alone on
+      its way to one dimension;
+    - *uniform collapsed* when teacher_entropy > uniform_entropy_ratio * log K and output_std <
+      uniform_std_ratio / sqrt(K) (a near-uniform teacher whose output barely varies; a soft
+      teacher whose output still varies is not collapsed);
+    - *constant* when output_std < collapsed_std_ratio / sqrt(K) AND kl_teacher_student <
+      collapsed_kl nats: the output no longer depends on the input and the student has nothing
+      left to learn from the teacher, though its one distribution is neither one-hot nor uniform
+      (a low spread alone is not a collapse: healthy short runs pass through it while their KL
+      stays high);
+    - *healthy* otherwise.
+
+    The run is collapsed if its last step is; the reported step is the first of the final
+    unbroken streak of that state, so a transient blip that recovered does not count. A dict's
+    "step" entry names its step; otherwise its position in `history` does. The default
+    thresholds are measured on the live recipe (docs/TUNING.md, "Live DINO"). Returns a sentence
+    starting with "collapsed to a constant (one dimension) at step k", "collapsed to uniform at
+    step k", "collapsed to a constant output at step k" or "healthy".
     """
     if not history:
         raise ValueError("history is empty; pass at least one step's diagnostics")
-    rows = [h.to_dict() if isinstance(h, CollapseDiagnostics) else dict(h) for h in history]
-    for pos, row in enumerate(rows):
+    raw = [h.to_dict() if isinstance(h, CollapseDiagnostics) else dict(h) for h in history]
+    for pos, row in enumerate(raw):
         missing = [key for key in _VERDICT_KEYS if key not in row]
         if missing:
             raise ValueError(
                 f"history[{pos}] lacks {missing}; pass collapse_diagnostics(...).to_dict() rows"
             )
+    width = verdict_window(len(raw))
+    columns = {key: [float(row[key]) for row in raw] for key in _VERDICT_KEYS}
+    rows = [
+        {key: statistics.median(values[max(0, i + 1 - width):i + 1])
+         for key, values in columns.items()}
+        for i in range(len(raw))
+    ]
 
     def state(row: Mapping[str, float]) -> str:
-        if row["dominant_dim_share"] > one_dim_share:
+        log_k = row["max_entropy"]
+        one_hot = row["teacher_entropy"] < one_hot_entropy_ratio * log_k
+        few_dims = row["marginal_entropy"] < few_dims_entropy_ratio * log_k
+        if row["dominant_dim_share"] > one_dim_share or (one_hot and few_dims):
             return "one_dim"
-        entropy_high = row["teacher_entropy"] > uniform_entropy_ratio * row["max_entropy"]
-        std_low = row["output_std"] < collapsed_std_ratio * row["output_std_ref"]
-        if std_low:
-            return "uniform" if entropy_high else "constant"
+        std_ratio = row["output_std"] / row["output_std_ref"]
+        if row["teacher_entropy"] > uniform_entropy_ratio * log_k and (
+            std_ratio < uniform_std_ratio
+        ):
+            return "uniform"
+        if std_ratio < collapsed_std_ratio and row["kl_teacher_student"] < collapsed_kl:
+            return "constant"
         return "healthy"
 
     states = [state(row) for row in rows]
     last = rows[-1]
+    over = f"median of the last {min(width, len(rows))} steps"
     if states[-1] == "healthy":
         return (
             f"healthy: teacher entropy {last['teacher_entropy']:.2f} of max "
             f"{last['max_entropy']:.2f} nats, top dimension holds "
-            f"{100 * last['dominant_dim_share']:.0f}% of the teacher's mass"
+            f"{100 * last['dominant_dim_share']:.0f}% of the teacher's mass, KL(teacher || "
+            f"student) {last['kl_teacher_student']:.2f} ({over})"
         )
     start = len(states) - 1
     while start > 0 and states[start - 1] == states[-1]:
         start -= 1
-    step = rows[start].get("step", start)
+    step = raw[start].get("step", start)
     step_text = f"{step:g}" if isinstance(step, float) else str(step)
     if states[-1] == "one_dim":
         return (
             f"collapsed to a constant (one dimension) at step {step_text}: one output dimension "
-            f"holds {100 * last['dominant_dim_share']:.0f}% of the teacher's probability mass"
+            f"holds {100 * last['dominant_dim_share']:.0f}% of the teacher's probability mass "
+            f"and each image's target is one-hot (entropy {last['teacher_entropy']:.2f} of "
+            f"{last['max_entropy']:.2f} nats; {over})"
         )
     if states[-1] == "constant":
         return (
             f"collapsed to a constant output at step {step_text}: the teacher's output no longer "
             f"depends on the input (std {last['output_std'] / last['output_std_ref']:.2f} of "
-            f"1/sqrt(K)), though no dimension dominates and it is not uniform"
+            f"1/sqrt(K), KL(teacher || student) {last['kl_teacher_student']:.3f}), though no "
+            f"dimension dominates and it is not uniform ({over})"
         )
     return (
         f"collapsed to uniform at step {step_text}: teacher entropy "
         f"{last['teacher_entropy']:.2f} of max {last['max_entropy']:.2f} nats and the output no "
-        f"longer depends on the input"
+        f"longer depends on the input ({over})"
     )

@@ -101,7 +101,7 @@ def test_a_short_live_run_draws_its_charts_and_verdict(no_result, open_page, cle
     verdicts = [m.value for m in at.markdown if m.value.startswith("**Verdict:**")]
     assert len(verdicts) == 1
     assert "collapsed" in verdicts[0] or "healthy" in verdicts[0]
-    assert any(c.value.startswith("10 steps in ") and "centring off" in c.value
+    assert any(c.value.startswith("10 / 10 steps in ") and "centring off" in c.value
                for c in at.caption)
     assert len(_figures(at)) == 5  # the live panels and profile; no measured result here
     assert "this run" in _figures(at)[0].proto.spec
@@ -112,6 +112,25 @@ def test_a_short_live_run_draws_its_charts_and_verdict(no_result, open_page, cle
     at.slider(key="dino_student_temp").set_value(0.2).run()
     clean(at)
     assert len(_figures(at)) == 5
+
+
+def test_a_run_stopped_by_the_time_limit_says_steps_done_of_steps_asked(no_result, open_page,
+                                                                        clean):
+    at = open_page(PAGE)
+    assert at.slider(key="dino_steps").value == live.LIVE_STEPS  # the default asks this many
+    rows = [{"step": s, "teacher_entropy": 1.0, "max_entropy": 2.77, "marginal_entropy": 2.0,
+             "kl_teacher_student": 0.3, "loss": 1.3, "output_std": 0.1, "output_std_ref": 0.25,
+             "dominant_dim_share": 0.2, "argmax_mode_share": 0.3, "effective_rank": 3.0}
+            for s in (5, 10, 15, 20, 21)]
+    at.session_state["dino_live"] = dict(
+        rows=rows, verdict="healthy: a stand-in", histogram=[1 / 16] * 16,
+        row_profile=[1 / 16] * 16, steps_per_s=0.7, elapsed_s=30.0, steps=40,
+        settings=TINY.to_dict())
+    at.run()
+    clean(at)
+    assert "**Verdict:** healthy: a stand-in" in [m.value for m in at.markdown]
+    assert any(c.value.startswith("21 / 40 steps in 30.0 s (0.7 steps/s) (stopped by the time "
+                                  "limit)") for c in at.caption)
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from ssl_core.losses.dino_collapse import (
     collapse_verdict,
     effective_rank,
     normalized_output_std,
+    verdict_window,
 )
 from ssl_core.losses.dino_teacher import cosine_momentum, ema_update
 
@@ -562,43 +563,68 @@ def test_output_std_and_effective_rank_helpers():
     assert normalized_output_std(x).item() == pytest.approx(math.sqrt(3) / 4, rel=1e-5)
 
 
-def _row(step, *, entropy_ratio, std_ratio, share, k=16):
+def _row(step, *, entropy_ratio, std_ratio, share, kl=0.3, marginal_ratio=None, k=16):
+    """A diagnostics row; collapsed rows pass kl ~ 0 (the student has nothing left to learn)."""
     return {
         "step": step,
         "teacher_entropy": entropy_ratio * math.log(k),
         "max_entropy": math.log(k),
+        "marginal_entropy": (entropy_ratio if marginal_ratio is None else marginal_ratio)
+        * math.log(k),
+        "kl_teacher_student": kl,
         "output_std": std_ratio / math.sqrt(k),
         "output_std_ref": 1 / math.sqrt(k),
         "dominant_dim_share": share,
     }
 
 
+def _one_dim(step):
+    return _row(step, entropy_ratio=0.05, std_ratio=0.05, share=0.97, kl=0.01)
+
+
 def test_verdict_on_synthetic_histories():
-    healthy = [_row(s, entropy_ratio=0.3, std_ratio=0.9, share=0.1) for s in range(5)]
+    healthy = [_row(s, entropy_ratio=0.3, std_ratio=0.9, share=0.1, marginal_ratio=0.9)
+               for s in range(5)]
     assert collapse_verdict(healthy).startswith("healthy")
 
-    one_dim = healthy + [
-        _row(s, entropy_ratio=0.05, std_ratio=0.05, share=0.97) for s in range(5, 9)
-    ]
-    assert collapse_verdict(one_dim).startswith("collapsed to a constant (one dimension) at step 5")
+    # The verdict reads medians over the last 5 steps (a quarter of the run, at least 5): a
+    # collapse is dated at the step where the median turns, the third collapsed step of five.
+    one_dim = healthy + [_one_dim(s) for s in range(5, 9)]
+    assert collapse_verdict(one_dim).startswith("collapsed to a constant (one dimension) at step 7")
+    assert "median of the last 5 steps" in collapse_verdict(one_dim)
 
     uniform = healthy + [
-        _row(s, entropy_ratio=0.99, std_ratio=0.01, share=0.07) for s in (10, 20, 30)
+        _row(s, entropy_ratio=0.99, std_ratio=0.01, share=0.07, kl=0.01) for s in (10, 20, 30)
     ]
-    assert collapse_verdict(uniform).startswith("collapsed to uniform at step 10")
+    assert collapse_verdict(uniform).startswith("collapsed to uniform at step 30")
 
-    # a blip that recovered is not a collapse; a relapse is dated from its last streak
-    blip = healthy[:2] + [_row(2, entropy_ratio=0.0, std_ratio=0.0, share=1.0)] + healthy[3:]
+    # a blip that recovered is not a collapse, nor is one bad last step (the trend decides);
+    # a relapse that lasts is dated from its last streak
+    blip = healthy[:2] + [_one_dim(2)] + healthy[3:]
     assert collapse_verdict(blip).startswith("healthy")
-    relapse = blip + [_row(7, entropy_ratio=0.0, std_ratio=0.0, share=1.0)]
-    assert collapse_verdict(relapse).startswith("collapsed to a constant (one dimension) at step 7")
+    assert collapse_verdict(blip + [_one_dim(7)]).startswith("healthy")
+    relapse = blip + [_one_dim(s) for s in (7, 8, 9)]
+    assert collapse_verdict(relapse).startswith("collapsed to a constant (one dimension) at step 8")
+
+    # one-hot targets on few dimensions are one-dimension collapse on the way, before the top
+    # dimension holds 90% (sharpening alone, measured at 20 steps)
+    piling = healthy + [_row(s, entropy_ratio=0.05, std_ratio=0.1, share=0.7, kl=0.3,
+                             marginal_ratio=0.1) for s in range(5, 10)]
+    assert collapse_verdict(piling).startswith("collapsed to a constant (one dimension) at step 7")
 
     # a constant output that is neither one-hot nor uniform (measured when both centring and
     # sharpening are off) is a collapse of its own, not "healthy"
     constant = healthy + [
-        _row(s, entropy_ratio=0.74, std_ratio=0.007, share=0.21) for s in (10, 20)
+        _row(s, entropy_ratio=0.74, std_ratio=0.007, share=0.21, kl=0.005) for s in (10, 20, 30)
     ]
-    assert collapse_verdict(constant).startswith("collapsed to a constant output at step 10")
+    assert collapse_verdict(constant).startswith("collapsed to a constant output at step 30")
+    # ... but a low spread while the student still learns from the teacher (KL high) is not:
+    # healthy short runs pass through it
+    low_spread = healthy + [
+        _row(s, entropy_ratio=0.5, std_ratio=0.12, share=0.3, kl=0.3, marginal_ratio=0.6)
+        for s in range(5, 20)
+    ]
+    assert collapse_verdict(low_spread).startswith("healthy")
 
     # high entropy alone (an input-dependent but soft teacher) is not uniform collapse
     soft = [_row(0, entropy_ratio=0.99, std_ratio=0.8, share=0.1)]
@@ -607,8 +633,12 @@ def test_verdict_on_synthetic_histories():
     # without "step" keys the position is the step; diagnostics objects are accepted
     no_steps = [{k: v for k, v in r.items() if k != "step"} for r in one_dim]
     assert collapse_verdict(no_steps).startswith(
-        "collapsed to a constant (one dimension) at step 5"
+        "collapsed to a constant (one dimension) at step 7"
     )
+
+
+def test_verdict_window_is_a_quarter_of_the_run_and_at_least_five_steps():
+    assert [verdict_window(n) for n in (1, 5, 20, 21, 40, 150)] == [5, 5, 5, 6, 10, 38]
 
 
 def test_verdict_accepts_diagnostics_objects_and_thresholds():
@@ -620,21 +650,27 @@ def test_verdict_accepts_diagnostics_objects_and_thresholds():
     )
     assert d.dominant_dim_share == pytest.approx(math.exp(5) / (math.exp(5) + 7), rel=1e-5)
     assert collapse_verdict([d]).startswith("collapsed to a constant (one dimension) at step 0")
-    # a stricter threshold no longer calls it one-dimensional; entropy is low, so it is not
-    # uniform either; but every image gets the same output, which is a constant output
-    assert collapse_verdict([d.to_dict()], one_dim_share=0.99).startswith(
+    # stricter one-dimension thresholds no longer call it one-dimensional; entropy is low, so
+    # it is not uniform either; every image gets the same output, but the student is still far
+    # from the teacher (KL 0.49 nats), so it is not a settled constant output...
+    strict = dict(one_dim_share=0.99, one_hot_entropy_ratio=0.0)
+    assert d.kl_teacher_student > 0.4
+    assert collapse_verdict([d.to_dict()], **strict).startswith("healthy")
+    # ...unless the KL threshold lets it be
+    assert collapse_verdict([d.to_dict()], **strict, collapsed_kl=1.0).startswith(
         "collapsed to a constant output at step 0"
     )
     # and with no std threshold at all nothing is left to call it collapsed
     assert collapse_verdict(
-        [d.to_dict()], one_dim_share=0.99, collapsed_std_ratio=0.0
+        [d.to_dict()], **strict, collapsed_kl=1.0, collapsed_std_ratio=0.0
     ).startswith("healthy")
 
 
 def test_verdict_errors():
     with pytest.raises(ValueError, match="history is empty"):
         collapse_verdict([])
-    with pytest.raises(ValueError, match="history\\[0\\] lacks \\['output_std'"):
+    missing = "\\['marginal_entropy', 'kl_teacher_student', 'output_std'"
+    with pytest.raises(ValueError, match=f"history\\[0\\] lacks {missing}"):
         collapse_verdict(
             [
                 {

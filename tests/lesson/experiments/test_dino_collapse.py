@@ -10,7 +10,9 @@ from lesson.experiments import dino_collapse as dc
 from lesson.experiments.dino_collapse import run
 from lesson.live.dino import (
     CURVE_COLUMNS,
+    DEFAULT_RECIPE,
     DIAGNOSTIC_KEYS,
+    LIVE_STEPS,
     VARIANTS,
     LiveDINOConfig,
     curve_records,
@@ -176,3 +178,34 @@ def test_main_writes_the_result(tmp_path, monkeypatch, capsys):
     assert [r["step"] for r in result["variants"]["no_sharpening"]["curve"]] == [0, 1, 2]
     assert result["provenance"]["wall_time_s"] > 0
     assert "no_sharpening" in capsys.readouterr().out
+
+
+# What each preset's verdict starts with (the page's four presets are the four variants).
+EXPECTED_VERDICT = {
+    "healthy": "healthy",
+    "no_centering": "collapsed to a constant (one dimension)",
+    "no_sharpening": "collapsed to uniform",
+    "neither": "collapsed",
+}
+
+
+@pytest.mark.slow
+def test_the_page_defaults_give_every_preset_its_verdict_over_five_seeds():
+    """Issue 13: with the page's defaults (DEFAULT_RECIPE, LIVE_STEPS steps asked), each preset
+    ends with its verdict, over 5 seeds: after the whole run, and after the 20 steps a busy
+    server reaches in the time limit (the report at step 20 is what a run stopped there ends
+    with: the same schedules, the same history)."""
+    assert LIVE_STEPS >= 20
+    wrong = []
+    for name in VARIANTS:
+        for seed in range(5):
+            cfg = dataclasses.replace(DEFAULT_RECIPE.variant(name), seed=seed)
+            reports = list(live_run(cfg, steps=LIVE_STEPS, time_limit_s=None, every=20,
+                                    probe_size=32))
+            at_20 = next(r for r in reports if r["row"]["step"] == 20)
+            for report in (at_20, reports[-1]):
+                if not report["verdict"].startswith(EXPECTED_VERDICT[name]):
+                    wrong.append(f"{name} seed {seed} at step {report['row']['step']}: "
+                                 f"{report['verdict']}")
+            assert reports[-1]["row"]["step"] == LIVE_STEPS and reports[-1]["done"]
+    assert not wrong, "\n".join(wrong)

@@ -61,6 +61,7 @@ def _stream_children() -> list:
             if p.name.startswith(workers.CHILD_PREFIX + "stream")]
 
 
+@pytest.mark.slow  # starts twelve child processes
 def test_twelve_rapid_runs_leave_at_most_one_live_child_for_the_session(wait_until):
     slots = training.TrainingSlots(4)
     refused, most, seen = [], [0], set()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -22,6 +23,7 @@ from ssl_core.images import fit_within  # noqa: E402
 LIMIT_MB = 300
 
 
+@pytest.mark.slow  # decodes a 40 M-pixel PNG in a child process: seconds, not the quick loop
 def test_a_6300_pixel_rgba_upload_peaks_under_the_limit(tmp_path):
     path = tmp_path / "upload.png"
     bench_upload_memory.write_png(path, 6300)

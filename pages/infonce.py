@@ -193,7 +193,6 @@ def batch_view() -> None:
                 show_claim(tau)
         share(PARAMS)
 
-
     def show_metrics(scalars: dict[str, float]) -> None:
         m1, m2, m3, m4, m5 = metrics_slot.columns(5)
         m1.metric("InfoNCE loss", f"{scalars['loss']:.3f}",
@@ -208,7 +207,6 @@ def batch_view() -> None:
         m5.metric("Uniformity", f"{scalars['uniformity']:.3f}",
                   help="log E exp(−2‖x − y‖²) over pairs of images: lower means spread more evenly "
                        "over the sphere (Wang & Isola 2020).")
-
 
     def show_anchor_weights(bars, anchor: int, tau: float) -> None:
         names = embedding_labels(n)
@@ -241,7 +239,6 @@ def batch_view() -> None:
             key="nce_csv_bars", filename=f"anchor_{names[anchor]}_tau{tau:g}.csv",
         )
 
-
     def show_sweep(tau: float) -> None:
         if mode == "real":
             sweep_taus, sweep_losses = nce.batch_sweep(batch)
@@ -257,6 +254,12 @@ def batch_view() -> None:
                     "with τ. Trained projections sit far below log(2N−1) at cold τ: the positives "
                     "stand out."
                 ),
+            )
+            figures.csv_button(
+                "Sweep (CSV)",
+                records_to_csv([{"tau": t, "loss": v} for t, v in zip(sweep_taus, sweep_losses,
+                                                                        strict=True)]),
+                key="nce_csv_sweep", filename=f"tau_sweep_{tag}_seed{seed}.csv",
             )
             return
         result = nce.toy_sweep(n, d, noise)
@@ -275,7 +278,14 @@ def batch_view() -> None:
                 "spread of the cosines."
             ),
         )
-
+        figures.csv_button(
+            "Sweep (CSV)",
+            records_to_csv([{"tau": t, "aligned": a, "aligned_sem": a_sem, "random": r,
+                             "random_sem": r_sem} for t, a, a_sem, r, r_sem in
+                            zip(result.taus, result.aligned, result.aligned_sem, result.random,
+                                result.random_sem, strict=True)]),
+            key="nce_csv_sweep", filename=f"tau_sweep_N{n}_D{d}.csv",
+        )
 
     def show_claim(tau: float) -> None:
         st.subheader("Do random pairs give log(2N − 1)?")
@@ -304,7 +314,7 @@ def batch_view() -> None:
 
     tau_driven()
 
-    # --- what τ does not change: the batch's similarities, the sweep's data, the measured results -
+    # --- what τ does not change: the batch's similarities, the measured results -----------------
     with heat_col:
         pooled, block = nce.similarity(batch)
         figures.show(
@@ -318,25 +328,6 @@ def batch_view() -> None:
         )
         figures.csv_button("Similarity matrix (CSV)", lambda: nce.similarity_table(batch),
                            key="nce_csv_heat", filename=f"similarity_{tag}_seed{seed}.csv")
-    with sweep_slot:
-        if mode == "real":
-            sweep_taus, sweep_losses = nce.batch_sweep(batch)
-            figures.csv_button(
-                "Sweep (CSV)",
-                records_to_csv([{"tau": t, "loss": v} for t, v in zip(sweep_taus, sweep_losses,
-                                                                        strict=True)]),
-                key="nce_csv_sweep", filename=f"tau_sweep_{tag}_seed{seed}.csv",
-            )
-        else:
-            result = nce.toy_sweep(n, d, noise)
-            figures.csv_button(
-                "Sweep (CSV)",
-                records_to_csv([{"tau": t, "aligned": a, "aligned_sem": a_sem, "random": r,
-                                 "random_sem": r_sem} for t, a, a_sem, r, r_sem in
-                                zip(result.taus, result.aligned, result.aligned_sem, result.random,
-                                    result.random_sem, strict=True)]),
-                key="nce_csv_sweep", filename=f"tau_sweep_N{n}_D{d}.csv",
-            )
     if mode == "real":
         nce.show_measured_tau_table()
         nce.show_batch_size_result(BATCH_CLAIM)

@@ -113,10 +113,8 @@ def test_an_abandoned_page_ends_its_child_within_a_poll(wait_until):
     done = threading.Event()
     threading.Thread(target=lambda: (list(reports), done.set())).start()
     assert wait_until(lambda: len(_stream_children()) == 1)
-    start = time.monotonic()
     gone.set()  # the child is asleep for 10 s and reports nothing meanwhile
-    assert done.wait(5.0) and not _stream_children()
-    assert time.monotonic() - start < 5.0
+    assert done.wait(5.0) and not _stream_children()  # stopped, not waited out
 
 
 def test_run_abandoned_reads_streamlits_pending_request():

@@ -527,13 +527,15 @@ def test_mask_to_image_batched_torch_and_square_default() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_interpolation_leaves_visible_pixels_untouched() -> None:
-    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    mask = random_masking(2, 64, 0.75, seed=0).mask
-    out = interpolate_masked(images, mask, 4)
-    visible = ~mask_to_image(mask.bool(), 4, (8, 8))[:, None].expand_as(images)
+@pytest.mark.parametrize("fill", [interpolate_masked, biharmonic_masked])
+def test_classical_fills_leave_visible_pixels_untouched_and_stay_in_range(fill) -> None:
+    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    mask = random_masking(2, 16, 0.75, seed=0).mask
+    out = fill(images, mask, 4)
+    visible = ~mask_to_image(mask.bool(), 4, (4, 4))[:, None].expand_as(images)
     assert torch.equal(out[visible], images[visible])
     assert not torch.allclose(out[~visible], images[~visible], atol=1e-3)  # masked ones refilled
+    assert out.min() >= 0.0 and out.max() <= 1.0
 
 
 def test_interpolation_keeps_constant_image_constant() -> None:
@@ -575,31 +577,22 @@ def test_interpolation_is_deterministic_and_shared_mask_broadcasts() -> None:
     assert torch.equal(out, interpolate_masked(images, shared, 4))
 
 
-def test_interpolation_rejects_bad_inputs() -> None:
+@pytest.mark.parametrize("fill", [interpolate_masked, biharmonic_masked])
+def test_classical_fills_reject_bad_inputs(fill) -> None:
     images = torch.rand(2, 3, 16, 16)
     with pytest.raises(ValueError, match="at least one visible patch"):
-        interpolate_masked(images, torch.ones(16), 4)
+        fill(images, torch.ones(16), 4)
     with pytest.raises(ValueError, match=r"mask must have shape \(2, 16\) or \(16,\)"):
-        interpolate_masked(images, torch.zeros(2, 9), 4)
+        fill(images, torch.zeros(2, 9), 4)
     with pytest.raises(ValueError, match="float tensor"):
-        interpolate_masked(torch.zeros(1, 3, 16, 16, dtype=torch.uint8), torch.zeros(16), 4)
+        fill(torch.zeros(1, 3, 16, 16, dtype=torch.uint8), torch.zeros(16), 4)
     with pytest.raises(ValueError, match="multiples of 5"):
-        interpolate_masked(images, torch.zeros(16), 5)
+        fill(images, torch.zeros(16), 5)
 
 
 # --------------------------------------------------------------------------------------------
 # biharmonic_masked (scikit-image's inpaint_biharmonic)
 # --------------------------------------------------------------------------------------------
-
-
-def test_biharmonic_leaves_visible_pixels_untouched_and_stays_in_range() -> None:
-    images = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    mask = random_masking(2, 16, 0.75, seed=0).mask
-    out = biharmonic_masked(images, mask, 4)
-    visible = ~mask_to_image(mask.bool(), 4, (4, 4))[:, None].expand_as(images)
-    assert torch.equal(out[visible], images[visible])
-    assert not torch.allclose(out[~visible], images[~visible], atol=1e-3)
-    assert out.min() >= 0.0 and out.max() <= 1.0
 
 
 def test_biharmonic_rebuilds_a_ramp_exactly_and_a_bowl_better_than_interpolation() -> None:
@@ -615,11 +608,3 @@ def test_biharmonic_rebuilds_a_ramp_exactly_and_a_bowl_better_than_interpolation
     bi = (biharmonic_masked(bowl, mask.reshape(64), 4) - bowl).abs().mean()
     harmonic = (interpolate_masked(bowl, mask.reshape(64), 4) - bowl).abs().mean()
     assert bi < 0.8 * harmonic
-
-
-def test_biharmonic_rejects_bad_inputs_like_interpolation() -> None:
-    images = torch.rand(2, 1, 16, 16)
-    with pytest.raises(ValueError, match="at least one visible patch"):
-        biharmonic_masked(images, torch.ones(16), 4)
-    with pytest.raises(ValueError, match=r"mask must have shape \(2, 16\) or \(16,\)"):
-        biharmonic_masked(images, torch.zeros(2, 9), 4)

@@ -9,6 +9,9 @@ identities (or return 0 / 1), so a loss or a method never needs a launcher to wo
   rank's own rows (SimCLR gathers its embeddings with it, so the negatives come from the global
   batch).
 - :func:`all_reduce_mean`: the mean of a tensor over ranks, for logging (no gradient).
+- :func:`shutdown`: wait for every rank, then destroy the process group, so that a process exits
+  cleanly (a gloo group left alive at interpreter exit can abort the process, "terminate called
+  without an active exception", after its work is done).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-__all__ = ["all_reduce_mean", "gather_with_grad", "is_dist", "rank", "world_size"]
+__all__ = ["all_reduce_mean", "gather_with_grad", "is_dist", "rank", "shutdown", "world_size"]
 
 
 def is_dist() -> bool:
@@ -100,3 +103,17 @@ def all_reduce_mean(t: Tensor) -> Tensor:
         dist.all_reduce(out, op=dist.ReduceOp.SUM)
         out /= dist.get_world_size()
     return out
+
+
+def shutdown(*, wait: bool = True) -> None:
+    """Destroy the default process group if there is one (a no-op in one plain process).
+
+    With ``wait`` (the normal end of a run) every rank first meets at a barrier, so no rank tears
+    the group down while another still talks to it; pass ``wait=False`` on an error or an
+    interrupt, where another rank may never arrive.
+    """
+    if not is_dist():
+        return
+    if wait:
+        dist.barrier()
+    dist.destroy_process_group()

@@ -28,6 +28,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ssl_core.distributed import shutdown
 from ssl_core.train import PRECISIONS, TrainConfig
 
 __all__ = ["DEFAULT_OUT", "build_parser", "given_fields", "main"]
@@ -195,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             trainer.save()
             print(f"\ninterrupted: saved step {trainer.step} to {trainer.out_dir}; continue with "
                   f"python -m ssl_core.pretrain --resume {trainer.out_dir}", file=sys.stderr)
+        shutdown(wait=False)
         return 130
     finally:
         trainer.close()
@@ -204,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         last = trainer.history[-1] if trainer.history else {}
         summary = {k: last[k] for k in ("step", "loss", "images_per_s", "elapsed_s") if k in last}
         print(f"done: {json.dumps(summary)}; checkpoint in {trainer.out_dir}", file=sys.stderr)
+    shutdown()
     return 0
 
 

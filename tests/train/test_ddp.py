@@ -58,7 +58,7 @@ WORKER = textwrap.dedent(
 
     sys.path.insert(0, sys.argv[1])
     from ssl_core.data import ArrayImageDataset
-    from ssl_core.distributed import gather_with_grad
+    from ssl_core.distributed import gather_with_grad, shutdown
     from ssl_core.losses.infonce import info_nce
     from ssl_core.train import TrainConfig, Trainer
 
@@ -86,6 +86,8 @@ WORKER = textwrap.dedent(
         "ranks_identical": torch.equal(gathered[0], gathered[1]),
         "params": flat.tolist(),
     }))
+    shutdown()  # both ranks meet, then the gloo group goes before the interpreter exits
+    assert not dist.is_initialized()
     """
 )
 

@@ -10,7 +10,14 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from ssl_core.distributed import all_reduce_mean, gather_with_grad, is_dist, rank, world_size
+from ssl_core.distributed import (
+    all_reduce_mean,
+    gather_with_grad,
+    is_dist,
+    rank,
+    shutdown,
+    world_size,
+)
 
 WORLD = 2
 ROWS = 3  # rows per rank
@@ -44,6 +51,24 @@ def test_all_reduce_mean_in_one_process_is_a_detached_copy() -> None:
     assert not out.requires_grad
     out += 1  # a copy: the input is untouched
     assert torch.equal(t.detach(), torch.tensor([1.0, 2.0]))
+
+
+def test_shutdown_without_a_group_is_a_no_op() -> None:
+    shutdown()
+    shutdown(wait=False)
+    assert not dist.is_initialized()
+
+
+def test_shutdown_destroys_a_one_process_group(tmp_path) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
+                            world_size=1)
+    try:
+        assert is_dist()
+        shutdown()  # the barrier of one rank returns at once
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def test_all_reduce_mean_rejects_integers() -> None:
@@ -93,7 +118,7 @@ def _worker(r: int, init_file: str, out_dir: str) -> None:
             os.path.join(out_dir, f"rank{r}.pt"),
         )
     finally:
-        dist.destroy_process_group()
+        shutdown(wait=False)
 
 
 @pytest.mark.slow

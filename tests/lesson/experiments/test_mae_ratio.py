@@ -49,6 +49,23 @@ def test_one_image_curves_equal_the_mae_pages_error_curve(checkpoints: Path) -> 
                                rtol=1e-4, atol=1e-7)
 
 
+def test_biharmonic_curve_is_scikit_images_fill_on_the_same_masks(checkpoints: Path) -> None:
+    from ssl_core.masking import biharmonic_masked
+
+    model = load_method(checkpoints / "mae")
+    image = _images(1)
+    ratios, seeds = (0.25, 0.75), (0, 1)
+    out = mae_ratio.reconstruction_curves({"mae": model}, image, ratios=ratios, seeds=seeds,
+                                          patch_size=4, biharmonic=True)
+    expected = error_curve(image, ratios, patch_size=4, seeds=seeds,
+                           fill=lambda x, m: biharmonic_masked(x, m, 4))
+    np.testing.assert_allclose(out["biharmonic"]["mse"], expected.mean, rtol=1e-5)
+    # a different fill from interpolation's, so the two baselines are not one number twice
+    assert out["biharmonic"]["mse"] != pytest.approx(out["interpolation"]["mse"])
+    assert "biharmonic" not in mae_ratio.reconstruction_curves(
+        {"mae": model}, image, ratios=ratios, seeds=seeds, patch_size=4)
+
+
 def test_curves_are_batched_and_paired(checkpoints: Path) -> None:
     model = load_method(checkpoints / "mae")
     images = _images(10)
@@ -89,10 +106,15 @@ def test_run_and_main(checkpoints: Path, tmp_path: Path) -> None:
     assert result["mae"]["checkpoint"] == "mae" and result["mae"]["trained_mask_ratio"] == 0.75
     assert "rgb" not in result and "others" not in result
     assert "6 bundled Fashion-MNIST test images" in result["protocol"]
+    assert len(result["biharmonic"]["mse"]) == 2 and "inpaint_biharmonic" in result["protocol"]
     assert mae_ratio.main(["--checkpoints", str(checkpoints), "--ratios", "0.5", "--seeds", "0",
                            "--n-images", "4", "--results-dir", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "mae_ratio.json").read_text())
     assert saved["ratios"] == [0.5] and "explanation" in saved
+    assert mae_ratio.main(["--checkpoints", str(checkpoints), "--ratios", "0.5", "--seeds", "0",
+                           "--n-images", "4", "--no-biharmonic", "--results-dir",
+                           str(tmp_path / "quick")]) == 0
+    assert "biharmonic" not in json.loads((tmp_path / "quick" / "mae_ratio.json").read_text())
     assert mae_ratio.main(["--checkpoints", str(tmp_path), "--results-dir",
                            str(tmp_path / "x")]) == 2
     with pytest.raises(ValueError, match="ratios must be in"):

@@ -12,6 +12,11 @@ Runs ``ssl_core.train.Trainer`` on the bundled Fashion-MNIST (28 px, 1 channel) 
 - ``views``: images/s of making the batch alone (``StepBatches``: crops, jitter, multi-crop);
 - ``model``: images/s of the rest (end-to-end time minus view time).
 
+``--clock cpu`` times with this process's CPU time instead of the wall clock: with
+``--threads 1`` it counts the work of a step, not the time spent waiting for a core that other
+jobs hold, so it is the steadier figure on a shared machine (DataLoader workers, none here, would
+not be counted).
+
 ``--views`` picks how the trainer makes the views (``TrainConfig.views``): ``batched`` (the
 default training path, :mod:`ssl_core.augment.batched`: one tensor op per stage for the whole
 batch) and/or ``per-image`` (the traceable torchvision v2 pipeline of the Augmentations page, one
@@ -62,6 +67,7 @@ PAIRS = {
 VIEW_PATHS = ("batched", "per-image")
 LIGHTLY_METHODS = ("simclr", "dino")
 LIGHTLY_INSTALL = "pip install --no-deps lightly==1.6.0"
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,21 +83,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compare-lightly", action="store_true",
                         help="add lightly's SimCLR/DINO step on the same backbone and batch "
                         f"(needs lightly: {LIGHTLY_INSTALL})")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                        help="wall: elapsed time (what a user waits); cpu: this process's CPU "
+                        "time, steadier on a machine other jobs load (use with --threads 1)")
     return parser
 
 
 def measure(method: str, backbone: str, *, batch_size: int, steps: int,
-            views: str = "batched") -> dict[str, float]:
+            views: str = "batched", clock: str = "wall") -> dict[str, float]:
+    tick = CLOCKS[clock]
     run = Trainer(TrainConfig(method=method, backbone=backbone, steps=steps + 1,
                               batch_size=batch_size, views=views))
     totals, view_times = [], []
-    for metrics in run.steps():
+    stepping = run.steps()
+    while True:
+        start = tick()
+        metrics = next(stepping, None)
+        if metrics is None:
+            break
+        step_time = tick() - start if clock == "cpu" else metrics["step_time_s"]
         step = metrics["step"]
-        start = time.perf_counter()
+        start = tick()
         run.batches[step - 1]  # the same batch again: what making the views costs
-        view_time = time.perf_counter() - start
+        view_time = tick() - start
         if step > 1:  # the first step warms up
-            totals.append(metrics["step_time_s"])
+            totals.append(step_time)
             view_times.append(view_time)
     return rates(batch_size, totals, view_times)
 
@@ -247,7 +263,7 @@ class LightlyStep:
 
 
 def measure_lightly(method: str, backbone: str, *, batch_size: int, steps: int,
-                    seed: int = 0) -> dict[str, float]:
+                    seed: int = 0, clock: str = "wall") -> dict[str, float]:
     """lightly's step on the bundled images: views by lightly's per-image transform (timed
     apart), then :class:`LightlyStep`; median over ``steps`` steps after one warm-up."""
     from ssl_core.train import load_train_data
@@ -258,9 +274,10 @@ def measure_lightly(method: str, backbone: str, *, batch_size: int, steps: int,
     step_fn = LightlyStep(method, backbone)
     transform = lightly_transform(method, size=images.shape[-1])
     order = np.random.default_rng(seed).permutation(len(images))
+    tick = CLOCKS[clock]
     totals, view_times = [], []
     for step in range(steps + 1):
-        start = time.perf_counter()
+        start = tick()
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # per-image work, as our per-image path makes its views
         try:
@@ -268,10 +285,10 @@ def measure_lightly(method: str, backbone: str, *, batch_size: int, steps: int,
                                   transform)
         finally:
             torch.set_num_threads(threads)
-        made = time.perf_counter()
+        made = tick()
         step_fn(views)
         if step > 0:  # the first step warms up
-            totals.append(time.perf_counter() - start)
+            totals.append(tick() - start)
             view_times.append(made - start)
     return rates(batch_size, totals, view_times)
 
@@ -281,8 +298,8 @@ def main() -> None:
     lightly = args.compare_lightly and lightly_available()
     if args.compare_lightly and not lightly:
         print(f"lightly is not installed: no lightly rows ({LIGHTLY_INSTALL} to add them)")
-    print(f"images/s, batch {args.batch_size}, CPU with {torch.get_num_threads()} threads, "
-          f"median of {args.steps} steps after 1 warm-up")
+    print(f"images/s ({args.clock} clock), batch {args.batch_size}, CPU with "
+          f"{torch.get_num_threads()} threads, median of {args.steps} steps after 1 warm-up")
     print(f"{'step':<8} {'method':<9} {'backbone':<17} {'views':<10} {'end to end':>10} "
           f"{'views':>8} {'model':>8}")
     for method in args.methods:
@@ -295,10 +312,10 @@ def main() -> None:
                 try:
                     if who == "lightly":
                         r = measure_lightly(method, backbone, batch_size=args.batch_size,
-                                            steps=args.steps)
+                                            steps=args.steps, clock=args.clock)
                     else:
                         r = measure(method, backbone, batch_size=args.batch_size,
-                                    steps=args.steps, views=path)
+                                    steps=args.steps, views=path, clock=args.clock)
                 except ValueError as err:  # e.g. MAE on a CNN
                     print(f"{label} skipped: {str(err)[:60]}")
                     break

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,11 @@ def test_views_and_lightly_options() -> None:
     parser = bench.build_parser()
     default = parser.parse_args([])
     assert default.views == ["batched"] and not default.compare_lightly
-    both = parser.parse_args(["--views", "batched", "per-image", "--compare-lightly"])
+    assert default.clock == "wall"
+    both = parser.parse_args(["--views", "batched", "per-image", "--compare-lightly",
+                              "--clock", "cpu"])
     assert both.views == ["batched", "per-image"] and both.compare_lightly
+    assert bench.CLOCKS[both.clock] is time.process_time
     with pytest.raises(SystemExit):
         parser.parse_args(["--views", "per-batch"])
 

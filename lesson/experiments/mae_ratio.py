@@ -5,12 +5,13 @@ test images, and so do two no-learning baselines: the one that fills each hole s
 visible pixels around it (:func:`ssl_core.masking.interpolate_masked`), and scikit-image's
 biharmonic inpainting (:func:`ssl_core.masking.biharmonic_masked`, the stronger classical fill;
 ``--no-biharmonic`` skips it, it costs ~30 ms per image and mask). With ``--n-images 10000`` the
-Fashion-MNIST block is the whole test set (the bundled test split is all of it). Both are scored the same way, the
-pixel MSE over the masked patches only (:func:`ssl_core.losses.mae.masked_patch_errors`, the
-error the MAE page shows), on the same masks: a fresh random mask per image and seed
-(:func:`ssl_core.masking.random_masking`, per-sample, seeded). The same is done for ``mae_rgb``
-on seeded random crops of the 16 bundled photos when that checkpoint exists, and for any other
-bundled masked-reconstruction checkpoint of Fashion-MNIST (``unet_mae``).
+Fashion-MNIST block is the whole test set (the bundled test split is all of it). All are scored
+the same way, the pixel MSE over the masked patches only
+(:func:`ssl_core.losses.mae.masked_patch_errors`, the error the MAE page shows), on the same
+masks: a fresh random mask per image and seed (:func:`ssl_core.masking.random_masking`,
+per-sample, seeded). The same is done for ``mae_rgb`` on seeded random crops of the 16 bundled
+photos when that checkpoint exists, and for any other bundled masked-reconstruction checkpoint
+of Fashion-MNIST (``unet_mae``).
 
 Reported per ratio: mean masked-patch MSE over images (each image's MSE averaged over the seeds)
 and its standard error over images, for the model and for interpolation, and their paired

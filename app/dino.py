@@ -14,7 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import figures
+from app import figures, presenter
 from app.measured import measured
 from app.text import public
 from lesson.experiments.dino_collapse import DinoCollapseResult
@@ -26,6 +26,7 @@ from ssl_core.losses.dino_collapse import ONE_DIM_SHARE
 __all__ = ["COLOURS", "PANELS", "Runs", "draw_panels", "panel", "profile_figure",
            "show_measured_runs"]
 
+PRESENTER_PANEL_HEIGHT = 190  # px: the 2 x 2 panels and the page's title above a 720 px fold
 Runs = Mapping[str, tuple[str, Sequence[Mapping[str, float]]]]  # name -> (label, curve rows)
 
 COLOURS = {"healthy": figures.GLOBAL, "no_centering": figures.POSITIVE,
@@ -65,7 +66,8 @@ def panel(metric: str, title: str, note: str | None, runs: Runs, *,
         annotations.append(dict(x=1, xref="paper", y=ONE_DIM_SHARE, showarrow=False,
                                 text="one-dimension collapse", xanchor="right",
                                 yanchor="bottom"))
-    return figures.figure(traces, height=260, showlegend=False, shapes=shapes,
+    return figures.figure(traces, height=PRESENTER_PANEL_HEIGHT if presenter.on() else 260,
+                          showlegend=False, shapes=shapes,
                           annotations=annotations, xaxis=dict(title="step"),
                           yaxis=dict(title=title))
 
@@ -74,9 +76,9 @@ def profile_figure(histogram: Sequence[float], rows: Sequence[float], *, title: 
     """The teacher's output: batch-mean p_t per dimension (bars) and the mean sorted p_t (line)."""
     ranks = list(range(1, len(histogram) + 1))
     return figures.figure(
-        [go.Bar(x=ranks, y=list(histogram), name="mean over images, per dimension",
+        [go.Bar(x=ranks, y=list(histogram), name="mean over images",
                 marker_color=figures.ACCENT),
-         go.Scatter(x=ranks, y=list(rows), name="one image's distribution, sorted (mean)",
+         go.Scatter(x=ranks, y=list(rows), name="one image, sorted",
                     mode="lines", line=dict(color=figures.POSITIVE, width=2))],
         height=280, title=title,
         shapes=[figures.hline(1 / len(histogram), dash="dash")],
@@ -99,7 +101,8 @@ def draw_panels(runs: Runs, *, key: str, highlight: str | None,
                 figures.show(fig, key=f"{key}_{metric}", filename=f"dino_{key}_{metric}",
                              caption=title)
             else:
-                st.plotly_chart(fig, key=f"{key}_{metric}", config={"displaylogo": False})
+                st.plotly_chart(presenter.chart_layout(fig), key=f"{key}_{metric}",
+                                config={"displaylogo": False})
 
 
 def show_measured_runs() -> None:

@@ -47,9 +47,10 @@ CSS = f"""
 [data-testid="stAppViewContainer"] [data-testid="stExpander"] summary p {{
   font-size: {BODY_PX}px; }}
 [data-testid="stAppViewContainer"] [data-testid="stCaptionContainer"],
-[data-testid="stAppViewContainer"] [data-testid="stCaptionContainer"] p,
-[data-testid="stAppViewContainer"] [data-testid="stImageCaption"] {{
+[data-testid="stAppViewContainer"] [data-testid="stCaptionContainer"] p {{
   font-size: {BODY_PX}px; color: #31333f; }}
+[data-testid="stAppViewContainer"] [data-testid="stImageCaption"] {{
+  font-size: {TICK_PX}px; color: #31333f; }}
 [data-testid="stMetricValue"] {{ font-size: 2.2rem; }}
 [data-testid="stMainBlockContainer"] [data-testid="stDownloadButton"] {{ display: none; }}
 </style>

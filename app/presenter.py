@@ -32,7 +32,7 @@ MAIN_FIGURE_KEY = "main_figure"  # the main figure's container: CSS class st-key
 BODY_PX = 20  # body text and captions
 CHART_FONT_PX = 18  # chart text: titles, legends, axis titles
 TICK_PX = 16  # chart tick labels
-MAX_CHART_HEIGHT = 380  # px: a chart and the page's title fit above a 720 px fold
+MAX_CHART_HEIGHT = 300  # px: a chart, the title and a tour step fit a 720 px screen
 LONG_CAPTION = 90  # characters: a longer caption under a chart folds away
 
 CSS = f"""
@@ -51,7 +51,7 @@ CSS = f"""
   font-size: {BODY_PX}px; color: #31333f; }}
 [data-testid="stAppViewContainer"] [data-testid="stImageCaption"] {{
   font-size: {TICK_PX}px; color: #31333f; }}
-[data-testid="stMetricValue"] {{ font-size: 2.2rem; }}
+[data-testid="stAppViewContainer"] [data-testid="stMetricValue"] p {{ font-size: 2.2rem; }}
 [data-testid="stMainBlockContainer"] [data-testid="stDownloadButton"] {{ display: none; }}
 </style>
 """
@@ -137,13 +137,26 @@ def chart_layout(fig: go.Figure, *, max_height: int = MAX_CHART_HEIGHT) -> go.Fi
         legend=dict(font=dict(size=TICK_PX)),
         height=min(height, max_height) if height else max_height,
     )
+    legend = fig.layout.legend
+    if len(fig.data) > 3 and legend.orientation == "h" and legend.yanchor == "bottom":
+        # many entries in rows above the plot squeezed it to a strip: a column beside it
+        fig.update_layout(legend=dict(orientation="v", x=1.01, xanchor="left", y=1,
+                                      yanchor="top"))
     fig.update_xaxes(tickfont=dict(size=TICK_PX))
     fig.update_yaxes(tickfont=dict(size=TICK_PX))
+    # A log axis labels the 2s and 5s between decades at 3/4 of the tick size (12 px here):
+    # label the decades only, unless the figure chose its ticks.
+    for axis in (*fig.select_xaxes(), *fig.select_yaxes()):
+        if axis.type == "log" and axis.dtick is None and axis.tickvals is None:
+            axis.dtick = 1
     return fig
 
 
 def caption(text: str) -> None:
-    """A figure's caption: folded under "What this shows" when long in presenter mode."""
+    """A figure's caption: folded under "What this shows" when long in presenter mode; none
+    when empty."""
+    if not text:
+        return
     if on() and len(text) > LONG_CAPTION:
         with st.expander("What this shows", expanded=False):
             st.caption(text)

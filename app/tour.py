@@ -108,14 +108,16 @@ def tour_bar(page: str) -> None:
     if index is None:
         return
     step = STEPS[index]
-    with st.container(horizontal=True, vertical_alignment="center", key="tour_bar"):
-        if st.button("Previous", key="tour_previous", icon=":material/arrow_back:",
-                     disabled=index == 0):
-            go(index - 1)
-        st.markdown(f"**Step {index + 1} of {len(STEPS)}: {step.title}.** {step.notice}",
-                    width="stretch")
-        if index + 1 < len(STEPS):
-            if st.button("Next", key="tour_next", icon=":material/arrow_forward:"):
-                go(index + 1)
-        elif st.button("Back to Home", key="tour_home", icon=":material/home:"):
-            st.switch_page("../pages/home.py")
+    with st.container(key="tour_bar"):
+        text_col, button_col = st.columns([5, 1], vertical_alignment="center", gap="small")
+        text_col.markdown(f"**{index + 1}/{len(STEPS)} {step.title}:** {step.notice}")
+        with button_col:
+            if index + 1 < len(STEPS):
+                if st.button("Next", key="tour_next", icon=":material/arrow_forward:",
+                             type="primary"):
+                    go(index + 1)
+            elif st.button("Home", key="tour_home", icon=":material/home:", type="primary"):
+                st.switch_page("../pages/home.py")
+            if st.button("Back", key="tour_previous", icon=":material/arrow_back:",
+                         disabled=index == 0, type="tertiary"):
+                go(index - 1)

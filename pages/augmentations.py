@@ -147,7 +147,8 @@ for row_start in range(0, n_pairs, per_row):
                             pairs_box.columns(per_row), strict=False):
         column.image(
             pair_tiles[2 * pair : 2 * pair + 2], width=TILE,
-            caption=[f"**{pair + 1}{side}** · {describe_view(v.params)}"
+            caption=[f"**{pair + 1}{side}**" + ("" if presenter.on()  # the class reads no numbers
+                                                 else f" · {describe_view(v.params)}")
                      for side, v in zip("ab", pair_views[2 * pair : 2 * pair + 2], strict=True)],
         )
 st.caption(

@@ -152,11 +152,12 @@ def masked_view() -> None:
                         f"{mask.size} patches), mask ratio {ratio:g}")
     # biharmonic inpainting is the slow fill: its panel (fourth) is drawn after the others
     columns = panel_box.columns(len(panels) + 1)
+    width = "stretch" if presenter.on() else TILE  # six panels across a projector's 1280 px
     for column, (panel, caption) in zip(columns[:3] + columns[4:], panels, strict=True):
-        column.image(panel, caption=caption, width=TILE)
+        column.image(panel, caption=caption, width=width)
     biharmonic = inpainted(image, mask, patch)
     columns[3].image(tile(biharmonic.image), caption="Biharmonic inpainting (scikit-image)",
-                     width=TILE)
+                     width=width)
 
     metric_cols = st.columns(3)
     metric_cols[0].metric("Masked-patch MSE, interpolation",

@@ -164,7 +164,8 @@ def maps_view(choice: str, picked, param_col, figure_slot) -> None:
               (overlay(image, maps.mean, alpha=alpha, mask=mask, mode=mode),
                f"Kept: {int(mask.sum())} of {mask.size} patches hold {100 * kept_mass:.0f} %")]
     for column, (picture, caption) in zip(panel_box.columns(3), panels, strict=True):
-        column.image(panel(picture), caption=caption, width=TILE)
+        column.image(panel(picture), caption=caption,
+                     width="stretch" if presenter.on() else TILE)  # a third of a projector
 
     st.markdown(f"**Each head** ({len(maps.heads)} heads; thresholded at {keep:g} each)")
     head_masks = mass_threshold_mask(maps.heads, keep)  # (H, gh, gw)

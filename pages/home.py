@@ -74,7 +74,7 @@ st.markdown(
 with diagram_slot:
     st.graphviz_chart(FAMILY_DIAGRAM)
 
-col1, col2, col3 = st.columns(3)
+col1, col2, col3 = presenter.folded("The three families in words").columns(3)
 col1.subheader("Contrastive")
 col1.markdown(
     "Two random augmentations of one image should map to nearby embeddings, and other images "

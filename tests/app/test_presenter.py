@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import plotly.graph_objects as go
+
 from app import figures
 from app.infonce import sweep_figure
 
@@ -43,11 +45,11 @@ def test_presenter_mode_folds_the_settings_and_enlarges_the_charts(open_page, cl
 
 
 def test_a_titled_figure_puts_its_legend_under_the_title():
-    fig = figures.figure([figures.go.Bar(y=[1]), figures.go.Bar(y=[2])], height=300,
+    fig = figures.figure([go.Bar(y=[1]), go.Bar(y=[2])], height=300,
                          title="Teacher output")
     assert fig.layout.margin.t == 80 and fig.layout.title.yref == "container"
     assert fig.layout.legend.y == 1.02 and fig.layout.legend.yanchor == "bottom"
-    untitled = figures.figure([figures.go.Bar(y=[1])], height=300)
+    untitled = figures.figure([go.Bar(y=[1])], height=300)
     assert untitled.layout.margin.t == 10 and untitled.layout.title.text is None
 
 

@@ -159,3 +159,16 @@ def test_the_tour_walks_the_lesson_with_next(projector: Any, screenshot_dir: Pat
     assert app.eventually(lambda: None if urlparse(app.page.url).path == "/" else app.page.url,
                           timeout=30.0) is None
     app.assert_clean("Home after the tour")
+
+
+def test_presenter_mode_follows_the_sidebar_to_another_page(projector: Any) -> None:
+    app = projector
+    app.open("/infonce?presenter=true&nce_tau=0.5")
+    since = app.clock()
+    app.page.locator('[data-testid="stSidebarNavLink"]', has_text="Augmentations").click()
+    app.settle(since=since, start_within=5.0)
+    assert app.eventually(lambda: None if urlparse(app.page.url).path == "/augmentations"
+                          else app.page.url, timeout=30.0) is None
+    assert app.eventually(lambda: None if _query(app) == {"presenter": "true"}
+                          else str(_query(app)), timeout=10.0) is None
+    _assert_fits(app, "augmentations reached from the sidebar")

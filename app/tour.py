@@ -5,7 +5,7 @@ point, and one sentence of what to notice.
 (its ``app.state.Param`` s; ``tests/app/test_tour.py`` checks that every page keeps every value
 it is given). Home lists the steps (:func:`step_button`); a page opened from the tour carries
 ``?tour=<step, from 1>`` and shows :func:`tour_bar` above its title: the step, what to notice,
-and previous / next. Opening a step starts its page fresh (``app.state.start_fresh``): the
+and Next / Back. Opening a step starts its page fresh (``app.state.start_fresh``): the
 preset and the defaults, not what the session last had there.
 """
 
@@ -103,7 +103,7 @@ def step_button(index: int, *, label: str | None = None, key: str) -> None:
 
 
 def tour_bar(page: str) -> None:
-    """On a page opened from the tour: the step, what to notice, previous and next."""
+    """On a page opened from the tour: the step, what to notice, Next and Back."""
     index = current_step(st.query_params, page)
     if index is None:
         return

@@ -96,7 +96,7 @@ col3.markdown(
 st.subheader("The lesson, step by step")
 st.markdown(
     "A guided tour in the lesson's order: each step opens its page with the settings that make "
-    "the point, says what to notice, and has Previous / Next buttons above the title. Switch on "
+    "the point, says what to notice, and has Next / Back buttons above the title. Switch on "
     "**Presenter mode** in the sidebar first when you project it."
 )
 tour.step_button(0, label="Start the tour", key="home_tour_start")

@@ -14,7 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import figures
+from app import figures, presenter
 from app.measured import measured
 from app.text import public
 from lesson.experiments.dino_collapse import DinoCollapseResult
@@ -26,6 +26,7 @@ from ssl_core.losses.dino_collapse import ONE_DIM_SHARE
 __all__ = ["COLOURS", "PANELS", "Runs", "draw_panels", "panel", "profile_figure",
            "show_measured_runs"]
 
+PRESENTER_PANEL_HEIGHT = 210  # px: the 2 x 2 panels and the page's title above a 720 px fold
 Runs = Mapping[str, tuple[str, Sequence[Mapping[str, float]]]]  # name -> (label, curve rows)
 
 COLOURS = {"healthy": figures.GLOBAL, "no_centering": figures.POSITIVE,
@@ -65,6 +66,10 @@ def panel(metric: str, title: str, note: str | None, runs: Runs, *,
         annotations.append(dict(x=1, xref="paper", y=ONE_DIM_SHARE, showarrow=False,
                                 text="one-dimension collapse", xanchor="right",
                                 yanchor="bottom"))
+    if presenter.on():  # the metric as the title: a y-axis title at 18 px outgrew the panel
+        return figures.figure(traces, height=PRESENTER_PANEL_HEIGHT, showlegend=False,
+                              shapes=shapes, annotations=annotations, title=title,
+                              xaxis=dict(title="step"))
     return figures.figure(traces, height=260, showlegend=False, shapes=shapes,
                           annotations=annotations, xaxis=dict(title="step"),
                           yaxis=dict(title=title))
@@ -74,9 +79,9 @@ def profile_figure(histogram: Sequence[float], rows: Sequence[float], *, title: 
     """The teacher's output: batch-mean p_t per dimension (bars) and the mean sorted p_t (line)."""
     ranks = list(range(1, len(histogram) + 1))
     return figures.figure(
-        [go.Bar(x=ranks, y=list(histogram), name="mean over images, per dimension",
+        [go.Bar(x=ranks, y=list(histogram), name="mean over images",
                 marker_color=figures.ACCENT),
-         go.Scatter(x=ranks, y=list(rows), name="one image's distribution, sorted (mean)",
+         go.Scatter(x=ranks, y=list(rows), name="one image, sorted",
                     mode="lines", line=dict(color=figures.POSITIVE, width=2))],
         height=280, title=title,
         shapes=[figures.hline(1 / len(histogram), dash="dash")],
@@ -97,14 +102,16 @@ def draw_panels(runs: Runs, *, key: str, highlight: str | None,
         with slot:
             if static:
                 figures.show(fig, key=f"{key}_{metric}", filename=f"dino_{key}_{metric}",
-                             caption=title)
+                             caption="" if presenter.on() else title)  # else the title
             else:
-                st.plotly_chart(fig, key=f"{key}_{metric}", config={"displaylogo": False})
+                st.plotly_chart(presenter.chart_layout(fig), key=f"{key}_{metric}",
+                                config={"displaylogo": False})
 
 
-def show_measured_runs() -> None:
+def show_measured_runs(figure_slot: Any = None) -> None:
     """The ``dino_collapse`` result: the four variants' panels (one highlighted, radio
-    ``dino_shown``), the teacher profile of the highlighted one, the table and its CSV."""
+    ``dino_shown``), the teacher profile of the highlighted one, the table and its CSV.
+    The panels go to ``figure_slot`` when given (the page's main figure, ``app.presenter``)."""
     result = measured(
         DinoCollapseResult,
         missing="The measured runs are not bundled: {error}. The live run above works "
@@ -121,7 +128,10 @@ def show_measured_runs() -> None:
                          horizontal=True, format_func=lambda n: VARIANTS[n][0])
         chosen = variants[shown]
         st.markdown(f"**{chosen.label}** — {chosen.verdict}")
-        draw_panels(runs, key="dino_fig_measured", highlight=shown)
+        with figure_slot if figure_slot is not None else st.container():
+            if presenter.on():
+                st.markdown(f"**Measured runs, {chosen.label} highlighted**")
+            draw_panels(runs, key="dino_fig_measured", highlight=shown)
         histogram = chosen.teacher_histogram or []
         figures.show(profile_figure(histogram, chosen.teacher_row_profile or histogram,
                                     title=f"{chosen.label}: teacher output at step {result.steps}"),

@@ -4,7 +4,8 @@
   :func:`hline`, :func:`segment` -> shapes for it;
 - :func:`image_figure` -> a plotly figure of an image, optionally with labelled boxes on it;
 - :func:`show` draws a figure with the modebar's "download as PNG" set to a file name and 2x
-  scale, and a caption under it saying what it shows;
+  scale, and a caption under it saying what it shows (in presenter mode with larger text and
+  a long caption folded: ``app.presenter``);
 - :func:`csv_button` offers the data behind a figure as CSV (built only when clicked if given
   a callable);
 - :func:`selected_points` reads which points a click, box or lasso selected in a scatter.
@@ -22,6 +23,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
+
+from app import presenter
 
 ACCENT = "#3b6fd8"  # as .streamlit/config.toml's primaryColor
 POSITIVE = "#e76f51"
@@ -51,12 +54,20 @@ def figure(data: Sequence[go.BaseTraceType] = (), *, height: int, legend: dict |
     as the plain dicts :func:`vline` / :func:`hline` / :func:`segment` return) keeps a rerun
     fast, where ``fig.add_vline`` and repeated ``update_layout`` calls cost milliseconds each.
     """
+    title = layout.pop("title", None)
+    top_legend = legend is None and layout.get("showlegend") is not False and len(data) > 1
     base = dict(
-        margin=dict(l=10, r=10, t=40 if layout.get("title") else 10, b=10),
+        margin=dict(l=10, r=10, t=10, b=10),
         font=FONT,
         height=height,
         legend=legend or dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
     )
+    if title:
+        # The title at the very top of the figure, and a legend row above the plot below it:
+        # with both in a 40 px margin the default legend was drawn over the title.
+        base["margin"]["t"] = 80 if top_legend else 40
+        base["title"] = dict(text=title, x=0, xanchor="left", xref="paper", y=1, yref="container",
+                             yanchor="top", pad=dict(t=8))
     return go.Figure(data=list(data), layout=base | layout)
 
 
@@ -108,14 +119,14 @@ def image_figure(
 def show(fig: go.Figure, *, key: str, filename: str, caption: str) -> None:
     """Draw ``fig`` (PNG export named ``filename``.png at 2x) with ``caption`` under it."""
     st.plotly_chart(
-        fig,
+        presenter.chart_layout(fig),
         key=key,
         config={
             "displaylogo": False,
             "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
         },
     )
-    st.caption(caption)
+    presenter.caption(caption)
 
 
 def csv_button(

@@ -194,8 +194,11 @@ def sweep_figure(taus: Sequence[float], series: Sequence[tuple[str, Sequence[flo
                 *(figures.vline(t, dash="dot") for t in LESSON_TAUS),
                 figures.vline(tau, colour="black", width=1.5)],
         # On a log axis annotations take log10(x); shapes take x itself.
-        annotations=[dict(x=math.log10(tau), y=1, yref="paper", text=f"your τ = {tau:g}",
-                          showarrow=False, xanchor="left", yanchor="bottom"),
+        # "your τ" inside the plot's top edge (above it, a figure without a title has a 10 px
+        # margin, which clipped it), on the side of the line with room for it.
+        annotations=[dict(x=math.log10(tau), y=1, yref="paper", text=f" your τ = {tau:g} ",
+                          showarrow=False, yanchor="top", bgcolor="rgba(255,255,255,0.8)",
+                          xanchor="right" if tau > math.sqrt(taus[0] * taus[-1]) else "left"),
                      dict(x=0, xref="paper", y=reference, text=f"log(2N−1) = {reference:.2f}",
                           showarrow=False, xanchor="left", yanchor="bottom")],
         xaxis=dict(type="log", title="temperature τ (log scale); dotted: the lesson's four values",

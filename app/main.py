@@ -18,6 +18,7 @@ from app.shell import (  # noqa: E402
     render_sidebar,
     tune_allocator_once,
 )
+from app.tour import tour_bar  # noqa: E402
 
 st.set_page_config(page_title="SSL Explorer", page_icon=":material/visibility:", layout="wide")
 tune_allocator_once()
@@ -51,5 +52,6 @@ PAGES = [
 
 navigation = st.navigation(PAGES)
 render_sidebar()
+tour_bar(navigation.url_path)  # on a page opened from the lesson tour (?tour=N): prev / next
 navigation.run()
 freeze_imported_heap()  # after the run, so the page's imports are frozen too

@@ -26,7 +26,7 @@ from typing import Any
 import streamlit as st
 import torch
 
-from app import resources
+from app import presenter, resources
 from app.allocator import tune_allocator
 
 
@@ -39,7 +39,9 @@ def device_description() -> str:
 
 
 def render_sidebar() -> None:
-    """The device, and the models this process has loaded (none until a page needs one)."""
+    """Presenter mode's toggle, the device, and the models this process has loaded (none until a
+    page needs one)."""
+    presenter.sidebar_toggle()
     with st.sidebar:
         st.caption(f"Device: {device_description()}")
         models = resources.loaded_models()

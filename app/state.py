@@ -14,6 +14,12 @@ one (type-converted, validated and clamped to the widget's range; anything unrea
 ignored), else the value this session last had on the page, else the default. :func:`share`
 writes only values that differ from their defaults, so the default view has a clean URL, and
 remembers the values for the session's next visit to the page.
+
+Two query parameters belong to the shell, not to a page (:data:`SHELL_KEYS`: presenter mode and
+the lesson tour's step); :func:`share` keeps them in the URL. :func:`restore` also draws the
+sidebar's "Reset to defaults" button for the page's params, and starts from the URL and the
+defaults alone (nothing the session last had) when a tour step asked for a fresh start
+(:func:`start_fresh`).
 """
 
 from __future__ import annotations
@@ -110,6 +116,9 @@ def _finite(text: str) -> float | None:
 
 
 _SAVED = "_state_saved_params"  # session-state key: {param key: last shared value}
+_FRESH = "_state_fresh_start"  # session-state flag: the next restore() ignores what the session had
+SHELL_KEYS = ("presenter", "tour")  # query parameters of the shell (app.presenter, app.tour)
+RESET_KEY = "state_reset"  # the sidebar button's widget key
 
 
 def seed_state(
@@ -147,10 +156,42 @@ def changed_values(params: Iterable[Param], state: Mapping[str, Any]) -> dict[st
     return out
 
 
+def reset_values(params: Iterable[Param], state: MutableMapping[str, Any]) -> None:
+    """Every param back to its default in ``state``, and forgotten from the saved values (so
+    that the next :func:`share` writes a URL without them)."""
+    params = tuple(params)
+    for param in params:
+        state[param.key] = param.default
+    saved = state.get(_SAVED)
+    if saved:
+        state[_SAVED] = {k: v for k, v in saved.items() if k not in {p.key for p in params}}
+
+
+def _reset(params: tuple[Param, ...]) -> None:
+    """The Reset button's callback: it runs before the script, so the widgets are drawn with
+    their defaults and the page's :func:`share` then writes a URL without them."""
+    reset_values(params, st.session_state)
+
+
+def start_fresh() -> None:
+    """Make the next :func:`restore` take the URL and the defaults only: a tour step opens its
+    page with its preset even if the session moved that page's widgets before."""
+    st.session_state[_FRESH] = True
+
+
 def restore(params: Iterable[Param]) -> None:
     """Before a page's widgets: seed ``st.session_state`` from ``st.query_params`` (or from
-    what the session last had on this page)."""
-    seed_state(params, st.query_params, st.session_state, st.session_state.get(_SAVED))
+    what the session last had on this page), and draw the sidebar's "Reset to defaults"."""
+    params = tuple(params)
+    if st.session_state.pop(_FRESH, False):
+        for param in params:
+            st.session_state.pop(param.key, None)
+        seed_state(params, st.query_params, st.session_state)
+    else:
+        seed_state(params, st.query_params, st.session_state, st.session_state.get(_SAVED))
+    st.sidebar.button("Reset to defaults", key=RESET_KEY, on_click=_reset, args=(params,),
+                      icon=":material/restart_alt:",
+                      help="Every setting of this page back to its default (the URL follows).")
 
 
 def share(params: Iterable[Param]) -> None:
@@ -158,7 +199,9 @@ def share(params: Iterable[Param]) -> None:
     remember the values for the session's next visit."""
     params = tuple(params)
     wanted = changed_values(params, st.session_state)
-    if st.query_params.to_dict() != wanted:
+    current = st.query_params.to_dict()
+    wanted |= {key: current[key] for key in SHELL_KEYS if key in current}
+    if current != wanted:
         st.query_params.from_dict(wanted)
     saved = dict(st.session_state.get(_SAVED, {}))
     saved.update({p.key: st.session_state[p.key] for p in params if p.key in st.session_state})

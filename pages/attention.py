@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import figures, resources
+from app import figures, presenter, resources
 from app.measured import measured
 from app.state import Param, restore, share, stop_page
 from app.text import literal, public
@@ -120,7 +120,7 @@ linked_encoder = st.query_params.get("att_encoder")
 
 
 @st.fragment
-def maps_view(choice: str, picked, param_col) -> None:
+def maps_view(choice: str, picked, param_col, figure_slot) -> None:
     """The threshold, opacity and smoothing widgets (in ``param_col``) and all they drive. The
     maps are computed once per encoder and image (cached); moving a slider reruns only this
     fragment, which redraws the overlays, not the page's head or the measured result."""
@@ -148,7 +148,8 @@ def maps_view(choice: str, picked, param_col) -> None:
         stop_page(PARAMS, f"No attention maps for this encoder and image: {public(error)}")
 
     gh, gw = maps.grid
-    st.caption(
+    panel_box = figure_slot.container()  # the page's main figure: input, mean, kept
+    panel_box.caption(
         f"The model takes {height} x {width} {'grayscale' if channels == 1 else 'RGB'} images "
         f"({maps.patch_size} px patches, a {gh} x {gw} grid). "
         + lesson_attention.conversion(picked, height, channels)
@@ -162,8 +163,9 @@ def maps_view(choice: str, picked, param_col) -> None:
               (overlay(image, maps.mean, alpha=alpha, mode=mode), "Mean of the heads"),
               (overlay(image, maps.mean, alpha=alpha, mask=mask, mode=mode),
                f"Kept: {int(mask.sum())} of {mask.size} patches hold {100 * kept_mass:.0f} %")]
-    for column, (picture, caption) in zip(st.columns(3), panels, strict=True):
-        column.image(panel(picture), caption=caption, width=TILE)
+    for column, (picture, caption) in zip(panel_box.columns(3), panels, strict=True):
+        column.image(panel(picture), caption=caption,
+                     width="stretch" if presenter.on() else TILE)  # a third of a projector
 
     st.markdown(f"**Each head** ({len(maps.heads)} heads; thresholded at {keep:g} each)")
     head_masks = mass_threshold_mask(maps.heads, keep)  # (H, gh, gw)
@@ -240,7 +242,8 @@ with main_col:
         share(PARAMS)
         st.stop()
 
-    pick_col, param_col = st.columns([1, 1], gap="large")
+    figure_slot = presenter.main_figure()
+    pick_col, param_col = presenter.controls().columns([1, 1], gap="large")
     with pick_col:
         choice = st.selectbox("Encoder", choices, key="att_encoder", format_func=describe)
         picked = image_picker(key="att")
@@ -248,7 +251,7 @@ with main_col:
         st.caption("DINOv2 is offered here when the local Hugging Face cache holds "
                    "facebook/dinov2-small or -base (nothing is downloaded).")
 
-    maps_view(choice, picked, param_col)
+    maps_view(choice, picked, param_col, figure_slot)
     st.caption("The URL holds every setting above (except an upload): copy it to share this "
                "view.")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app import figures
+from app import figures, presenter
 from app.state import Param, restore, share
 from app.text import public
 from app.widgets import image_picker, picker_params, preset_buttons, seed_params, seed_picker
@@ -92,6 +92,7 @@ def boxes(views: list[View], labels: list[str], colours: list[str]) -> list[figu
 
 restore(PARAMS)
 st.title("Augmentations")
+pairs_slot = presenter.main_figure()  # the positive pairs
 st.markdown(
     "Self-supervised methods learn what stays the same across **views** of an image. The view "
     "pipeline decides what the encoder must ignore: crop position and scale, mirror image, "
@@ -99,7 +100,7 @@ st.markdown(
 )
 
 # --- inputs ------------------------------------------------------------------------------------
-pick_col, param_col = st.columns([1, 2], gap="large")
+pick_col, param_col = presenter.controls().columns([1, 2], gap="large")
 with pick_col:
     image = image_picker(key="aug")
     seed = seed_picker(key="aug")
@@ -136,16 +137,18 @@ except ValueError as error:
     st.stop()
 
 # --- N two-view pairs --------------------------------------------------------------------------
-st.subheader(f"{n_pairs} positive pair{'s' if n_pairs > 1 else ''} (SimCLR views)")
+pairs_box = pairs_slot.container()
+pairs_box.subheader(f"{n_pairs} positive pair{'s' if n_pairs > 1 else ''} (SimCLR views)")
 pair_views = traced(image, simclr, seed, 2 * n_pairs)
 pair_tiles = tiles(pair_views)
 per_row = min(n_pairs, 4)
 for row_start in range(0, n_pairs, per_row):
     for pair, column in zip(range(row_start, min(row_start + per_row, n_pairs)),
-                            st.columns(per_row), strict=False):
+                            pairs_box.columns(per_row), strict=False):
         column.image(
             pair_tiles[2 * pair : 2 * pair + 2], width=TILE,
-            caption=[f"**{pair + 1}{side}** · {describe_view(v.params)}"
+            caption=[f"**{pair + 1}{side}**" + ("" if presenter.on()  # the class reads no numbers
+                                                 else f" · {describe_view(v.params)}")
                      for side, v in zip("ab", pair_views[2 * pair : 2 * pair + 2], strict=True)],
         )
 st.caption(

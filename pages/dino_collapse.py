@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import figures, training, workers
+from app import figures, presenter, training, workers
 from app.dino import draw_panels, profile_figure, show_measured_runs
 from app.state import Param, restore, share
 from app.text import public
@@ -70,6 +70,7 @@ def live_settings() -> LiveDINOConfig:
 
 restore(PARAMS)
 st.title("DINO collapse")
+figure_slot = presenter.main_figure()  # the measured runs' four panels
 st.markdown(
     "DINO trains a student to predict, from any crop of an image, the output distribution of an "
     "EMA **teacher** over K dimensions. Nothing forbids the trivial answer, the same output for "
@@ -79,8 +80,10 @@ st.markdown(
 )
 
 # --- presets and controls -------------------------------------------------------------------------
-preset_buttons(PRESETS, key="dino_preset",
-               label="Presets: set the switches and show the measured run at once")
+settings = presenter.controls()
+with settings:
+    preset_buttons(PRESETS, key="dino_preset",
+                   label="Presets: set the switches and show the measured run at once")
 
 
 @st.fragment
@@ -116,7 +119,8 @@ def controls() -> None:
     share(PARAMS)  # a fragment rerun: keep the URL in step with the switches
 
 
-controls()
+with settings:
+    controls()
 try:
     settings: LiveDINOConfig | None = live_settings()
 except ValueError:
@@ -210,7 +214,7 @@ else:
 
 # --- the measured runs ----------------------------------------------------------------------------
 st.subheader("Measured: the four variants, same recipe and seed")
-show_measured_runs()
+show_measured_runs(figure_slot)
 
 # --- why ------------------------------------------------------------------------------------------
 st.subheader("Why two operations, pulling opposite ways")

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
-from app import encoders, figures, workers
+from app import encoders, figures, presenter, workers
 from app.state import Param, restore, share, stop_page
 from app.text import literal, public
 from app.widgets import preset_buttons
@@ -100,6 +100,7 @@ def scatter(coords: np.ndarray, point_set: encoders.PointSet,
 restore(PARAMS)
 encoders.start_umap_warm_up()
 st.title("Embeddings")
+figure_slot = presenter.main_figure()  # the map(s)
 st.markdown(
     "An encoder maps each image to a vector. If pretraining worked, images of the same kind land "
     "near each other **without any label having been used**. Here the vectors are squeezed to "
@@ -108,7 +109,7 @@ st.markdown(
 )
 
 # --- inputs ------------------------------------------------------------------------------------
-data_col, enc_col, proj_col = st.columns(3, gap="large")
+data_col, enc_col, proj_col = presenter.controls().columns(3, gap="large")
 with data_col:
     spec = encoders.dataset_picker(key="emb", max_n=MAX_POINTS, sizes=SIZES)
 with enc_col:
@@ -158,7 +159,7 @@ if method == "umap" and not encoders.umap_ready():
 # --- one map per encoder ---------------------------------------------------------------------
 selected: list[int] = []
 records: dict[str, np.ndarray] = {}
-for i, (column, option) in enumerate(zip(st.columns(len(chosen), gap="large"), chosen,
+for i, (column, option) in enumerate(zip(figure_slot.columns(len(chosen), gap="large"), chosen,
                                          strict=True)):
     with column:
         st.markdown(f"**{option.label}**")
@@ -176,15 +177,16 @@ for i, (column, option) in enumerate(zip(st.columns(len(chosen), gap="large"), c
         else:
             st.caption("No kNN accuracy: these images have no classes.")
         fig = scatter(coords, point_set, groups, names,
-                      title=f"{METHOD_LABELS[method]} · {option.key}")
+                      title=f"{METHOD_LABELS[method]} · {option.title}")
         event = st.plotly_chart(
-            fig, key=f"emb_fig_{i}", on_select="rerun", selection_mode=("points", "box", "lasso"),
+            presenter.chart_layout(fig), key=f"emb_fig_{i}", on_select="rerun",
+            selection_mode=("points", "box", "lasso"),
             config={"displaylogo": False, "toImageButtonOptions": {
                 "format": "png", "filename": f"embeddings_{method}_{i}", "scale": 2}},
         )
-        st.caption(f"{n:,} points, {feats.shape[1]}-D features -> 2-D by "
-                   f"{METHOD_LABELS[method]} in {seconds:.2f} s (reruns come from the cache). "
-                   "Click, box or lasso points to see their images.")
+        presenter.caption(f"{n:,} points, {feats.shape[1]}-D features -> 2-D by "
+                          f"{METHOD_LABELS[method]} in {seconds:.2f} s (reruns come from the "
+                          "cache). Click, box or lasso points to see their images.")
         selected += figures.selected_points(event, groups)
         records[option.key] = coords
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import presenter, tour
 from lesson.bundle import bundled_checkpoint_rows, measured_result_rows
 
 FAMILY_DIAGRAM = """
@@ -64,14 +65,16 @@ TOUR: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 
 
 st.title("SSL Explorer")
+diagram_slot = presenter.main_figure()
 st.markdown(
     "Self-supervised learning trains an image encoder **without labels**: the data supervises "
     "itself. Three families dominate vision, and each one makes the encoder solve a different "
     "puzzle."
 )
-st.graphviz_chart(FAMILY_DIAGRAM)
+with diagram_slot:
+    st.graphviz_chart(FAMILY_DIAGRAM)
 
-col1, col2, col3 = st.columns(3)
+col1, col2, col3 = presenter.folded("The three families in words").columns(3)
 col1.subheader("Contrastive")
 col1.markdown(
     "Two random augmentations of one image should map to nearby embeddings, and other images "
@@ -89,6 +92,19 @@ col3.markdown(
     "Hide most of the image and reconstruct it (MAE). Images are redundant, so only a high "
     "mask ratio makes the task hard enough to need understanding rather than interpolation."
 )
+
+st.subheader("The lesson, step by step")
+st.markdown(
+    "A guided tour in the lesson's order: each step opens its page with the settings that make "
+    "the point, says what to notice, and has Next / Back buttons above the title. Switch on "
+    "**Presenter mode** in the sidebar first when you project it."
+)
+tour.step_button(0, label="Start the tour", key="home_tour_start")
+for index, step in enumerate(tour.STEPS):
+    button_col, notice_col = st.columns([1, 3], vertical_alignment="center")
+    with button_col:
+        tour.step_button(index, key=f"home_tour_{index}")
+    notice_col.caption(step.notice)
 
 st.subheader("A tour of the pages")
 for section, pages in TOUR:

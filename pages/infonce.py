@@ -13,7 +13,7 @@ import math
 
 import streamlit as st
 
-from app import figures
+from app import figures, presenter
 from app import infonce as nce
 from app.state import Param, clamp_state, restore, share, stop_page
 from app.text import public
@@ -61,6 +61,7 @@ PRESETS = {
 
 restore(PARAMS)
 st.title("InfoNCE and temperature")
+figure_slot = presenter.main_figure()  # the similarity matrix and the anchor's weights
 st.markdown(
     "InfoNCE scores each of the 2N embeddings in a batch (two views of N images) by how much "
     "softmax weight it puts on its **positive**, the other view of its image, against the "
@@ -109,7 +110,8 @@ def batch_view() -> None:
             "in training); switch to the backbone features h, the ones that are probed and "
             "embedded afterwards, to see that they are not what the loss shaped."
         )
-        col_n, col_feat, col_tau = st.columns(3)
+        settings = presenter.controls()
+        col_n, col_feat, col_tau = settings.columns(3)
         n = col_n.slider("Pairs in the batch N", 2, REAL_MAX_N, key="nce_rn")
         with col_n:
             seed = seed_picker(key="nce", label="Batch seed")
@@ -138,8 +140,10 @@ def batch_view() -> None:
         tag = f"real_{kind}_N{n}_seed{seed}"
         embedded = f"the {FEATURE_SHORT[kind]} (D = {d}) of the 2N = {2 * n} views"
     else:
-        preset_buttons(PRESETS, key="nce_preset")
-        col_n, col_d, col_noise, col_tau = st.columns(4)
+        settings = presenter.controls()
+        with settings:
+            preset_buttons(PRESETS, key="nce_preset")
+        col_n, col_d, col_noise, col_tau = settings.columns(4)
         n = col_n.slider("Pairs in the batch N", 2, 1024, key="nce_n")
         d = col_d.slider("Embedding dimension D", 1, 512, key="nce_d")
         noise = col_noise.slider("View noise (0 = identical views)", 0.0, 3.0, step=0.05,
@@ -162,7 +166,7 @@ def batch_view() -> None:
     clamp_state("nce_anchor", 0, 2 * n - 1)
     anchor_slot = st.container()
     metrics_slot = st.container()
-    heat_col, bar_col = st.columns(2, gap="large")
+    heat_col, bar_col = figure_slot.columns(2, gap="large")
     sweep_slot = st.container()
     claim_slot = st.container()
 

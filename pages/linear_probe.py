@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
-from app import encoders, figures
+from app import encoders, figures, presenter
 from app.measured import measured
 from app.resources import fashion_mnist
 from app.shell import BackgroundJobs, Job
@@ -124,6 +124,7 @@ def probe_row(option: encoders.EncoderOption, labels: str) -> dict | None:
 
 restore(PARAMS)
 st.title("Linear probe")
+figure_slot = presenter.main_figure()  # the label-efficiency curves
 st.markdown(
     "The standard test of a pretrained encoder: **freeze it**, and train only a linear "
     "classifier on its features with a few labels. The fewer labels it needs, the more the "
@@ -131,7 +132,7 @@ st.markdown(
 )
 
 # --- the live probe ----------------------------------------------------------------------------
-input_col, result_col = st.columns([1, 1], gap="large")
+input_col, result_col = presenter.controls().columns([1, 1], gap="large")
 with input_col:
     option = encoders.encoder_picker(key="lp_enc", options=OPTIONS)
     labels = st.select_slider("Labels per class", LABEL_CHOICES, key="lp_labels")
@@ -152,7 +153,8 @@ with result_col:
         )
 
 # --- measured curves ---------------------------------------------------------------------------
-st.subheader("Label efficiency of every encoder (measured)")
+curve_box = figure_slot.container()
+curve_box.subheader("Label efficiency of every encoder (measured)")
 traces = []
 efficiency = measured(LabelEfficiencyResult, missing="The measured curves are not here yet: "
                       "{error}", unreadable="The measured curves are not here yet: {error}",
@@ -178,8 +180,9 @@ curve_fig = figures.figure(
     traces, height=400, xaxis=dict(title="labels per class", type="log"),
     yaxis=dict(title="test accuracy", tickformat=".0%", rangemode="tozero"),
 )
-figures.show(curve_fig, key="lp_fig_curves", filename="label_efficiency",
-             caption=caption + " The black star is the probe you just ran.")
+with curve_box:
+    figures.show(curve_fig, key="lp_fig_curves", filename="label_efficiency",
+                 caption=caption + " The black star is the probe you just ran.")
 if row is not None:
     figures.csv_button(
         "Live probe (CSV)",

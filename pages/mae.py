@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import figures
+from app import figures, presenter
 from app.resources import bundled_checkpoint, load_bundled_method
 from app.state import Param, restore, share, stop_page
 from app.text import public
@@ -77,6 +77,7 @@ def tile(batch) -> np.ndarray:
 
 restore(PARAMS)
 st.title("Masked autoencoder (MAE)")
+figure_slot = presenter.main_figure()  # the image, masked and filled
 st.markdown(
     "An MAE hides most of an image's patches, encodes the few that stay visible, and trains a "
     "decoder to rebuild the hidden pixels; its loss is the **MSE on the masked patches only**. "
@@ -87,7 +88,7 @@ st.markdown(
 )
 
 # --- inputs ------------------------------------------------------------------------------------
-pick_col, param_col = st.columns([1, 2], gap="large")
+pick_col, param_col = presenter.controls().columns([1, 2], gap="large")
 with pick_col:
     picked = image_picker(key="mae")
 
@@ -146,15 +147,17 @@ def masked_view() -> None:
         panels += [(tile(filled.reconstruction), "MAE reconstruction"),
                    (tile(filled.reconstruction_pasted), "MAE, visible patches pasted back")]
 
-    st.subheader(f"{side} x {side} input, {patch} px patches ({grid[0]} x {grid[1]} = "
-                 f"{mask.size} patches), mask ratio {ratio:g}")
+    panel_box = figure_slot.container()
+    panel_box.subheader(f"{side} x {side} input, {patch} px patches ({grid[0]} x {grid[1]} = "
+                        f"{mask.size} patches), mask ratio {ratio:g}")
     # biharmonic inpainting is the slow fill: its panel (fourth) is drawn after the others
-    columns = st.columns(len(panels) + 1)
+    columns = panel_box.columns(len(panels) + 1)
+    width = "stretch" if presenter.on() else TILE  # six panels across a projector's 1280 px
     for column, (panel, caption) in zip(columns[:3] + columns[4:], panels, strict=True):
-        column.image(panel, caption=caption, width=TILE)
+        column.image(panel, caption=caption, width=width)
     biharmonic = inpainted(image, mask, patch)
     columns[3].image(tile(biharmonic.image), caption="Biharmonic inpainting (scikit-image)",
-                     width=TILE)
+                     width=width)
 
     metric_cols = st.columns(3)
     metric_cols[0].metric("Masked-patch MSE, interpolation",

@@ -14,7 +14,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import figures
+from app import figures, presenter
 from app.state import Param, restore, share, stop_page
 from app.text import public
 from app.widgets import preset_buttons
@@ -102,6 +102,7 @@ def score_chart(recs: list) -> go.Figure:
 
 restore(PARAMS)
 st.title("Which self-supervised method?")
+figure_slot = presenter.main_figure()  # the first choice and the scores
 st.markdown(
     "Describe the project; a transparent rule book (`lesson.picker`) ranks six options: "
     "DINOv2 off the shelf, supervised fine-tuning, MAE, DINO, SimCLR and MoCo. Every point of a "
@@ -109,9 +110,10 @@ st.markdown(
     "ours), and each option comes with the command that runs it with ssl_core."
 )
 
-preset_buttons(PRESETS, key="pick_preset", label="Worked examples (from the prompt)")
-
-data_col, compute_col, goal_col = st.columns(3, gap="large")
+settings = presenter.controls("Your project")
+with settings:
+    preset_buttons(PRESETS, key="pick_preset", label="Worked examples (from the prompt)")
+data_col, compute_col, goal_col = settings.columns(3, gap="large")
 with data_col:
     n_unlabelled = st.number_input("Unlabelled images", min_value=0, max_value=MAX_IMAGES,
                                    step=1_000, key="pick_unlabelled")
@@ -142,8 +144,9 @@ except ValueError as error:
 
 # --- the answer ----------------------------------------------------------------------------------
 best = recs[0]
-st.subheader(f"First choice: {best.label} ({best.score:+g})")
-chart_col, excluded_col = st.columns([3, 2], gap="large")
+answer_box = figure_slot.container()
+answer_box.subheader(f"First choice: {best.label} ({best.score:+g})")
+chart_col, excluded_col = answer_box.columns([3, 2], gap="large")
 with chart_col:
     figures.show(score_chart(recs), key="pick_fig_scores", filename="picker_scores",
                  caption="Each option's score: the sum of the points the rules below gave it. "

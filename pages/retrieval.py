@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import encoders, figures
+from app import encoders, figures, presenter
 from app.resources import fashion_item
 from app.state import Param, clamp_state, restore, share, stop_page
 from app.text import literal, public
@@ -66,6 +66,7 @@ def heat_figure(image: np.ndarray, heat: np.ndarray, *, title: str) -> go.Figure
 
 restore(PARAMS)
 st.title("Retrieval")
+figure_slot = presenter.main_figure()  # the neighbours found by each encoder
 st.markdown(
     "Give an encoder a query image and it returns the gallery images whose features point the "
     "same way (highest **cosine similarity**). No labels are used: whether the neighbours share "
@@ -73,7 +74,7 @@ st.markdown(
 )
 
 # --- inputs ------------------------------------------------------------------------------------
-query_col, gallery_col, enc_col = st.columns(3, gap="large")
+query_col, gallery_col, enc_col = presenter.controls().columns(3, gap="large")
 with query_col:
     st.markdown("**Query**")
     query = image_picker(key="ret")
@@ -98,7 +99,7 @@ st.caption(f"Gallery: **{literal(gallery.name, max_chars=200)}**.")
 # --- results per encoder -----------------------------------------------------------------------
 rows: list[dict] = []
 heat_jobs: list[tuple[encoders.EncoderOption, np.ndarray, np.ndarray]] = []
-for column, option in zip(st.columns(len(chosen), gap="large"), chosen, strict=True):
+for column, option in zip(figure_slot.columns(len(chosen), gap="large"), chosen, strict=True):
     with column:
         st.subheader(option.label)
         try:
@@ -152,7 +153,7 @@ for column, (option, query_vector, item) in zip(st.columns(max(1, len(vit_jobs))
             continue
         figures.show(
             heat_figure(gallery.images[item], heat,
-                        title=f"{option.key}: match #{int(match)} ({gallery.class_name(item)})"),
+                        title=f"{option.title}: match #{int(match)} ({gallery.class_name(item)})"),
             key=f"ret_fig_heat_{option.key}", filename=f"retrieval_patches_{option.key}",
             caption=f"Cosine similarity of each of the {grid[0]} x {grid[1]} patch tokens of "
                     f"the match to the query's embedding, from {float(heat.min()):.2f} (dark) to "

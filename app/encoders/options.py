@@ -72,6 +72,12 @@ class EncoderOption:
     stamp: str = ""
 
     @property
+    def title(self) -> str:
+        """A plain name for a chart's title ("SimCLR", "Random init", "Raw pixels (no
+        learning)"): the label's first part, without the backbone and data."""
+        return self.label.split(" · ")[0]
+
+    @property
     def accepts(self) -> str:
         """What images it takes, in words."""
         if self.size is None:

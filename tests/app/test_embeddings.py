@@ -45,7 +45,7 @@ def test_defaults_with_pca_show_one_map_and_its_knn(tiny, open_page, clean):
     assert 0.0 <= accuracy <= 1.0
     spec = json.loads(_charts(at)[0].proto.spec)  # Plotly may escape "·" as \u00b7
     assert "Trouser" in {trace["name"] for trace in spec["data"]}  # a trace per class
-    assert spec["layout"]["title"]["text"] == "PCA · ckpt:simclr"
+    assert spec["layout"]["title"]["text"] == "PCA · SimCLR"  # a plain name, not the key
     assert any("250 points, 16-D features -> 2-D by PCA" in c.value for c in at.caption)
     assert at.query_params == {"emb_n": "250", "emb_method": "pca"}
 

@@ -34,7 +34,8 @@ def test_home_renders_the_families_and_the_diagram():
     assert at.title[0].value == "SSL Explorer"
     assert any("Device:" in c.value for c in at.sidebar.caption)
     assert [s.value for s in at.subheader] == ["Contrastive", "Teacher-student",
-                                              "Masked reconstruction", "A tour of the pages",
+                                              "Masked reconstruction",
+                                              "The lesson, step by step", "A tour of the pages",
                                               "What is bundled"]
     diagram = at.get("graphviz_chart")[0].proto.spec
     for family in ("contrastive", "teacher-student", "masked reconstruction"):
@@ -79,3 +80,13 @@ def test_bundled_checkpoints_and_results_are_read_from_disk(bundled):
     measured = at.dataframe[1].value
     assert list(measured["result"]) == ["some_result"]
     assert measured["command"][0] == "python3 -m some.module"
+
+
+def test_the_lesson_path_offers_every_step_in_order():
+    from app.tour import STEPS
+
+    at = _home()
+    keys = [b.key for b in at.button if b.key and b.key.startswith("home_tour_")]
+    assert keys == ["home_tour_start", *(f"home_tour_{i}" for i in range(len(STEPS)))]
+    assert [b.label for b in at.button][1:len(STEPS) + 1] == [
+        f"{i + 1}. {step.title}" for i, step in enumerate(STEPS)]

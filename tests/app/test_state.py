@@ -119,3 +119,13 @@ def test_bad_query_params_fall_back_to_defaults():
     assert at.slider(key="x").value == 5
     assert at.slider(key="r").value == (0.2, 0.8)
     assert at.query_params == {}
+
+
+def test_reset_values_restores_defaults_and_forgets_the_saved_values():
+    from app.state import _SAVED, reset_values
+
+    params = (Param("n", 16, lo=2, hi=64), Param("mode", "a", options=("a", "b")))
+    state = {"n": 40, "mode": "b", "other": 3, _SAVED: {"n": 40, "mode": "b", "elsewhere": 1}}
+    reset_values(params, state)
+    assert state == {"n": 16, "mode": "a", "other": 3, _SAVED: {"elsewhere": 1}}
+    assert changed_values(params, state) == {}

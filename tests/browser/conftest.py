@@ -362,7 +362,8 @@ class AppPage:
         return sum(self.page.locator(s).count() for s in (FIGURE_IMAGES, PLOTLY, VEGA))
 
     def widget_count(self) -> int:
-        return self.page.locator(WIDGETS).count()
+        """The page's widgets (the shell's sidebar toggle is not one of them)."""
+        return self.page.locator(f"{MAIN_BLOCK} :is({WIDGETS})").count()
 
     # acting
 

@@ -211,5 +211,5 @@ def live_run(
 DEFAULT_RECIPE = LiveMAEConfig()
 """The live page's recipe."""
 
-LIVE_STEPS = 600
+LIVE_STEPS = 1000
 """The live run's default step count; the 60 s limit usually ends it first on a shared server."""

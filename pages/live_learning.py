@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import training, workers
+from app import training
 from app.live import map_figure, mse_figure, simclr_curves, strip_mosaic
 from app.state import Param, restore, share
 from app.text import public
@@ -129,7 +129,7 @@ if run_clicked and settings is not None:
         run["running"] = False
     except training.SlotsFull as error:
         status.warning(public(error), icon=":material/hourglass_top:")
-    except (ValueError, workers.WorkerError) as error:
+    except (ValueError, RuntimeError) as error:  # the child's own error, or the child died
         status.error(f"The run stopped: {public(error)}", icon=":material/error:")
     else:
         if run["rows"]:

@@ -143,3 +143,25 @@ def test_settings_the_library_refuses_give_a_message_and_disable_run(open_page, 
     clean(at)
     assert len(at.error) == 1 and "lr must be a positive number" in at.error[0].value
     assert at.button(key="live_run").disabled
+
+
+def test_a_run_that_fails_says_so_and_keeps_what_it_drew(tiny, open_page, clean, monkeypatch):
+    """An error in the trainer (here after its first frame) is a message, never a traceback."""
+    from app import workers
+
+    first = {"step": 0, "total_steps": 10, "loss": None, "knn": 0.5, "silhouette": 0.0,
+             "points": [[0.0, 0.0]] * 3, "labels": [0, 1, 2], "elapsed_s": 1.0,
+             "steps_per_s": 0.0, "done": False}
+
+    def failing_run(cfg, **kwargs):
+        yield first
+        raise RuntimeError("out of memory in the trainer")
+
+    monkeypatch.setenv(workers.PROCESSES_ENV, "0")  # in this thread, so the patch is seen
+    monkeypatch.setattr(simclr, "live_run", failing_run)
+    at = open_page(PAGE)
+    at.button(key="live_run").click().run()
+    clean(at)
+    assert len(at.error) == 1
+    assert at.error[0].value == "The run stopped: out of memory in the trainer"
+    assert [row["step"] for row in at.session_state["live_simclr"]["rows"]] == [0]

@@ -23,9 +23,10 @@ import torch
 from torch import Tensor
 
 from lesson.live.dino import check_positive
+from lesson.live.framed import framed_steps
 from ssl_core.images import images_to_batch
 from ssl_core.losses.mae import masked_patch_errors
-from ssl_core.masking import biharmonic_masked, make_mask
+from ssl_core.masking import biharmonic_masked, make_mask, mask_to_image
 from ssl_core.train import TrainConfig, Trainer
 
 __all__ = ["DEFAULT_RECIPE", "LIVE_STEPS", "LiveMAEConfig", "Strip", "live_run", "make_strip",
@@ -185,27 +186,13 @@ def live_run(
             "done": done,
         }
 
-    from ssl_core.masking import mask_to_image
-
     hidden = mask_to_image(strip.masks, strip.patch_size)[:, None]  # (N, 1, H, W) bool
-    shown = frame(0, None, done=False)
-    yield shown | {"strip": {
-        "images": _uint8(strip.images), "masked": _uint8(strip.images.masked_fill(hidden, 0)),
-        "baseline": _uint8(strip.baseline), "labels": strip.labels.tolist()}}
-    last: dict[str, float] | None = None
-    while not trainer.done:
-        if last is not None and time_limit_s is not None and (
-                time.perf_counter() - started >= time_limit_s):
-            break
-        *_, last = trainer.steps(max_steps=1)  # one optimiser step
-        step = int(last["step"])
-        if step % every == 0 and step < steps:
-            shown = frame(step, float(last["loss"]), done=False)
-            yield shown
-    if last is not None and shown["step"] == int(last["step"]):
-        yield shown | {"done": True}  # the time limit fell right after a frame
-    elif last is not None:
-        yield frame(int(last["step"]), float(last["loss"]), done=True)
+    pictures = {"images": _uint8(strip.images),
+                "masked": _uint8(strip.images.masked_fill(hidden, 0)),
+                "baseline": _uint8(strip.baseline), "labels": strip.labels.tolist()}
+    for shown in framed_steps(trainer, frame, every=every, time_limit_s=time_limit_s,
+                              started=started):
+        yield shown | {"strip": pictures} if shown["step"] == 0 else shown
 
 
 DEFAULT_RECIPE = LiveMAEConfig()

@@ -31,6 +31,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
 from lesson.live.dino import check_positive
+from lesson.live.framed import framed_steps
 from ssl_core.train import TrainConfig, Trainer
 
 __all__ = [
@@ -239,22 +240,8 @@ def live_run(
             "done": done,
         }
 
-    shown = frame(0, None, done=False)
-    yield shown
-    last: dict[str, float] | None = None
-    while not trainer.done:
-        if last is not None and time_limit_s is not None and (
-                time.perf_counter() - started >= time_limit_s):
-            break
-        *_, last = trainer.steps(max_steps=1)  # one optimiser step
-        step = int(last["step"])
-        if step % every == 0 and step < steps:
-            shown = frame(step, float(last["loss"]), done=False)
-            yield shown
-    if last is not None and shown["step"] == int(last["step"]):
-        yield shown | {"done": True}  # the time limit fell right after a frame
-    elif last is not None:
-        yield frame(int(last["step"]), float(last["loss"]), done=True)
+    yield from framed_steps(trainer, frame, every=every, time_limit_s=time_limit_s,
+                            started=started)
 
 
 DEFAULT_RECIPE = LiveSimCLRConfig()

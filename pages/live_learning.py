@@ -36,8 +36,8 @@ st.title("Watch it learn")
 st.markdown(
     "Press **Run** and a small model trains here, for at most a minute, on the bundled "
     "Fashion-MNIST. **SimCLR map**: 1,000 test images it never trains on, placed by their "
-    "features; classes pull apart as contrastive learning proceeds. **MAE strip**: masked test "
-    "images and what the model fills in, against the best classical fill."
+    "features, and how often an image's nearest neighbours share its class. **MAE strip**: "
+    "masked test images and what the model fills in, against a classical fill."
 )
 mode = st.radio("What to watch", MODES, key="live_mode", horizontal=True)
 c1, c2, c3, c4 = st.columns(4)

@@ -82,8 +82,10 @@ def test_a_short_mae_run_draws_its_strip_and_mse(tiny, open_page, clean):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("mode", "state_key"), [("SimCLR map", "live_simclr"),
+                                                 ("MAE strip", "live_mae")])
 def test_a_page_that_goes_away_stops_the_run_and_frees_its_slot(tiny, open_page, clean,
-                                                                monkeypatch):
+                                                                monkeypatch, mode, state_key):
     """The page's loop ends when the session's run is abandoned (a rerun, Stop, another page,
     a closed tab: ``training.run_abandoned``); here it is abandoned as the first frame
     arrives. The child ends, the slot is free, and what was drawn stays."""
@@ -99,10 +101,11 @@ def test_a_page_that_goes_away_stops_the_run_and_frees_its_slot(tiny, open_page,
 
     monkeypatch.setattr(training, "live_training", abandoned_after_first_frame)
     at = open_page(PAGE)
+    at.radio(key="live_mode").set_value(mode)
     at.slider(key="live_steps").set_value(2000)
     at.button(key="live_run").click().run()
     clean(at)
-    run = at.session_state["live_simclr"]
+    run = at.session_state[state_key]
     assert [row["step"] for row in run["rows"]] == [0]  # stopped long before 2000 steps
     assert slots.live() == 0 and not _stream_children()
     assert _status(at).startswith("**Step 0 / 2000** — stopped")

@@ -40,6 +40,8 @@ PAGES = [
     st.Page(ROOT / "pages" / "dino_collapse.py", title="DINO collapse",
             icon=":material/school:"),
     st.Page(ROOT / "pages" / "mae.py", title="Masked autoencoder", icon=":material/grid_on:"),
+    st.Page(ROOT / "pages" / "live_learning.py", title="Watch it learn",
+            icon=":material/play_circle:"),
     st.Page(ROOT / "pages" / "embeddings.py", title="Embeddings (UMAP)",
             icon=":material/scatter_plot:"),
     st.Page(ROOT / "pages" / "retrieval.py", title="Retrieval", icon=":material/image_search:"),

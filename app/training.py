@@ -1,6 +1,6 @@
 """Live trainings bounded: one per session, a few per server, and none outliving its page.
 
-A live training (the DINO page's Run; SimCLR and MAE next) is a child process of 400-500 MB
+A live training (the Run of the DINO and Watch it learn pages) is a child process of 400-500 MB
 and a core. :class:`TrainingSlots` keeps the server's count bounded:
 
 - **one per session**: a session that starts a run while its previous one still trains stops

@@ -48,6 +48,9 @@ TOUR: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                           "collapse, from measured training runs."),
         ("mae", "Masked reconstruction: hide patches, see what interpolation and the MAE "
                 "rebuild, and how the error grows with the mask ratio."),
+        ("live_learning", "Watch it learn: a small SimCLR trains for a minute while its map of "
+                          "test images and its kNN accuracy move; or an MAE learns to fill "
+                          "masked patches, against biharmonic inpainting."),
     )),
     ("What the encoders learned", (
         ("embeddings", "The features of the bundled encoders projected to 2-D (UMAP, PCA, "

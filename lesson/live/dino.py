@@ -11,8 +11,8 @@ teacher's output profile on a fixed probe batch of test images (:func:`teacher_p
 :data:`VARIANTS` (centring and sharpening on / off) are what the ``dino_collapse`` experiment
 measures.
 
-Live trainers for the other methods (SimCLR, MAE) belong next to this one, as modules of
-:mod:`lesson.live` with the same shape: a frozen config of plain values (it keys caches and
+The live trainers of the other methods (:mod:`lesson.live.simclr`, :mod:`lesson.live.mae`)
+sit next to this one with the same shape: a frozen config of plain values (it keys caches and
 crosses process boundaries) and a generator of JSON-ready reports.
 """
 

@@ -44,7 +44,7 @@ def test_home_renders_the_families_and_the_diagram():
 
 def test_the_tour_links_every_page_of_the_router():
     routed = re.findall(r'"pages" / "(\w+)\.py"', MAIN.read_text())
-    assert len(routed) == 10
+    assert len(routed) == 11
     # The default page (home) has the empty URL path.
     links = [link.proto.page or "home" for link in _home().get("page_link")]
     assert sorted(links) == sorted(routed) and len(links) == len(set(links))

@@ -13,7 +13,8 @@ from typing import Any
 
 
 def _train_a_few_dino_steps(app: Any) -> str:
-    """dino_collapse shows its charts once "Run" has trained: the fewest steps, shortest limit."""
+    """dino_collapse and live_learning show their charts once "Run" has trained: the fewest
+    steps, the shortest limit (both pages name those sliders alike)."""
     labels = app.page.eval_on_selector_all(
         '[data-testid="stSlider"] input[type="range"]', "els => els.map(e => e.ariaLabel)"
     )
@@ -36,6 +37,7 @@ def _probe_with_more_labels(app: Any) -> str:
 
 # Pages whose figures do not answer a slider on their own.
 PAGE_ACTIONS: dict[str, Callable[[Any], str]] = {"dino_collapse": _train_a_few_dino_steps,
+                                                 "live_learning": _train_a_few_dino_steps,
                                                  "linear_probe": _probe_with_more_labels}
 
 

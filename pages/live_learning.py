@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import training
+from app import presenter, training
 from app.live import map_figure, mse_figure, simclr_curves, strip_mosaic
 from app.state import Param, restore, share
 from app.text import public
@@ -33,14 +33,17 @@ PARAMS = (
 
 restore(PARAMS)
 st.title("Watch it learn")
+# Presenter mode: Run / Stop, the status line and the two figures first, the settings folded.
+figure_slot = presenter.main_figure()
 st.markdown(
     "Press **Run** and a small model trains here, for at most a minute, on the bundled "
     "Fashion-MNIST. **SimCLR map**: 1,000 test images it never trains on, placed by their "
     "features, and how often an image's nearest neighbours share its class. **MAE strip**: "
     "masked test images and what the model fills in, against a classical fill."
 )
-mode = st.radio("What to watch", MODES, key="live_mode", horizontal=True)
-c1, c2, c3, c4 = st.columns(4)
+settings_box = presenter.controls()
+mode = settings_box.radio("What to watch", MODES, key="live_mode", horizontal=True)
+c1, c2, c3, c4 = settings_box.columns(4)
 if mode == MODES[0]:
     c1.select_slider("Temperature τ", simclr.TEMPERATURES, key="live_temperature",
                      help="InfoNCE's temperature: low τ weighs the hardest negatives most.")
@@ -58,16 +61,17 @@ try:
     settings = (simclr.LiveSimCLRConfig(**simclr.DEFAULT_RECIPE.to_dict() | switches)
                 if mode == MODES[0] else mae.DEFAULT_RECIPE)
 except (ValueError, TypeError) as error:
-    st.error(f"These settings cannot train: {public(error)}", icon=":material/error:")
+    settings_box.error(f"These settings cannot train: {public(error)}", icon=":material/error:")
 
-b1, b2, _ = st.columns([1, 1, 6])
-run_clicked = b1.button("Run", key="live_run", type="primary", icon=":material/play_arrow:",
-                        disabled=settings is None)
-b2.button("Stop", key="live_stop", icon=":material/stop:",
-          help="Ends the run (so does leaving the page); what it drew stays.")
+with figure_slot:
+    b1, b2, _ = st.columns([1, 1, 6])
+    run_clicked = b1.button("Run", key="live_run", type="primary",
+                            icon=":material/play_arrow:", disabled=settings is None)
+    b2.button("Stop", key="live_stop", icon=":material/stop:",
+              help="Ends the run (so does leaving the page); what it drew stays.")
+    status, left, right = st.empty(), *st.columns(2)
+    left_slot, right_slot = left.empty(), right.empty()
 steps, limit = int(st.session_state["live_steps"]), float(st.session_state["live_time_limit"])
-status, left, right = st.empty(), *st.columns(2)
-left_slot, right_slot = left.empty(), right.empty()
 state_key = "live_simclr" if mode == MODES[0] else "live_mae"
 
 
@@ -83,10 +87,12 @@ def draw(run: dict[str, Any], *, key: str) -> None:
             f"at {rows[0]['knn']:.1%}) · silhouette {frame['silhouette']:+.3f} (started at "
             f"{rows[0]['silhouette']:+.3f}) · {frame['elapsed_s']:.0f} s · τ = "
             f"{run['settings']['temperature']:g}, batch {run['settings']['batch_size']}")
-        left_slot.plotly_chart(map_figure(frame["points"], frame["labels"],
-                                          title=f"The map at step {done}"),
+        left_slot.plotly_chart(presenter.chart_layout(map_figure(
+                                   frame["points"], frame["labels"],
+                                   title=f"The map at step {done}")),
                                key=f"{key}_map", config={"displaylogo": False})
-        right_slot.plotly_chart(simclr_curves(rows), key=f"{key}_curves",
+        right_slot.plotly_chart(presenter.chart_layout(simclr_curves(rows)),
+                                key=f"{key}_curves",
                                 config={"displaylogo": False})
     else:
         strip = run["strip"]
@@ -98,9 +104,11 @@ def draw(run: dict[str, Any], *, key: str) -> None:
         with left_slot.container():
             st.image(strip_mosaic([strip["images"], strip["masked"], strip["baseline"],
                                    frame["reconstructions"]]), clamp=True)
-            st.caption("Rows: the test image, what the model sees (75 % of patches hidden), "
-                       "biharmonic inpainting, the MAE's fill (visible patches pasted back).")
-        right_slot.plotly_chart(mse_figure(rows, frame["baseline_strip_mse"]),
+            presenter.caption("Rows: the test image, what the model sees (75 % of patches "
+                              "hidden), biharmonic inpainting, the MAE's fill (visible patches "
+                              "pasted back).")
+        right_slot.plotly_chart(presenter.chart_layout(mse_figure(rows,
+                                                                  frame["baseline_strip_mse"])),
                                 key=f"{key}_mse", config={"displaylogo": False})
 
 
@@ -141,8 +149,9 @@ elif st.session_state.get(state_key):
 else:
     status.caption("Press Run to train: the figures update every few steps.")
 
+reading = presenter.folded("Read it")
 if mode == MODES[0]:
-    st.markdown(
+    reading.markdown(
         "**Read it.** The kNN accuracy asks each map image's 20 nearest neighbours in a labelled "
         "bank of 1,000 *training* images (100 per class) for its class; the encoder never sees "
         "a label. The map is PCA of the features to 2-D, turned each frame to match the last "
@@ -153,7 +162,7 @@ if mode == MODES[0]:
         "(the *InfoNCE and temperature* page has the measured batch 32 vs 512)."
     )
 else:
-    st.markdown(
+    reading.markdown(
         "**Read it.** The error counts the hidden patches only. Biharmonic inpainting continues "
         "the visible pixels smoothly into each hole; it knows nothing about clothes. The MAE "
         "starts far worse (a random decoder) and has to learn what garments look like to pass "

@@ -17,6 +17,7 @@ import streamlit as st
 
 from app import figures, training, workers
 from app.dino import draw_panels, profile_figure, show_measured_runs
+from app.glossary import glossary
 from app.state import Param, restore, share
 from app.text import public
 from app.widgets import preset_buttons
@@ -232,4 +233,5 @@ st.markdown(
     "output std and the KL fall towards 0), even though the teacher ends neither one-hot nor "
     "uniform: a third kind of collapse, to a constant output."
 )
+glossary("dino_collapse")
 share(PARAMS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.glossary import glossary
 from lesson.bundle import bundled_checkpoint_rows, measured_result_rows
 
 FAMILY_DIAGRAM = """
@@ -119,3 +120,4 @@ st.caption(
     "The library behind the pages is `ssl_core` (data, view pipelines, losses, masking, models, "
     "pretraining and evaluation); see the README for its command-line tools."
 )
+glossary("home")

@@ -15,6 +15,7 @@ import streamlit as st
 
 from app import figures
 from app import infonce as nce
+from app.glossary import glossary
 from app.state import Param, clamp_state, restore, share, stop_page
 from app.text import public
 from app.widgets import preset_buttons, seed_params, seed_picker
@@ -335,3 +336,4 @@ def batch_view() -> None:
 
 
 batch_view()
+glossary("infonce")

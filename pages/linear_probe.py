@@ -22,6 +22,7 @@ import streamlit as st
 from plotly.colors import qualitative
 
 from app import encoders, figures
+from app.glossary import glossary
 from app.measured import measured
 from app.resources import fashion_mnist
 from app.shell import BackgroundJobs, Job
@@ -203,4 +204,5 @@ st.caption("Linear-probe top-1 accuracy on ImageNet-1k (1.28 M images, 1,000 cla
            "reported in each paper, rounded. They are quoted, not measured by this app, and are "
            "not comparable with the Fashion-MNIST numbers above.")
 
+glossary("linear_probe")
 share(PARAMS)

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import figures
+from app.glossary import glossary
 from app.resources import bundled_checkpoint, load_bundled_method
 from app.state import Param, restore, share, stop_page
 from app.text import public
@@ -237,5 +238,6 @@ def masked_view() -> None:
 
 
 masked_view()
+glossary("mae")
 st.caption("The URL holds every setting above (except an upload): copy it to share this view.")
 share(PARAMS)

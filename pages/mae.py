@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import figures
+from app import mae as evidence
 from app.glossary import glossary
 from app.resources import bundled_checkpoint, load_bundled_method
 from app.state import Param, restore, share, stop_page
@@ -41,7 +42,7 @@ CHECKPOINT = {"fashion": "mae", "photo": "mae_rgb"}  # bundled checkpoint per im
 KIND_LABELS = {"random": "Random", "block": "One block", "grid": "Regular grid"}
 
 PARAMS = (
-    *picker_params("mae"),
+    *picker_params("mae", source=evidence.default_source()),  # photos only where measured to pay
     *seed_params("mae"),
     Param("mae_ratio", 0.75, lo=0.05, hi=0.95),
     Param("mae_kind", "random", options=MASK_KINDS),
@@ -109,6 +110,8 @@ if model is None:
         + (f" The checkpoint could not be read: {problem}" if problem else ""),
         icon=":material/info:",
     )
+if image_kind == "photo":
+    evidence.photo_note()
 side, channels, patch = input_geometry(model, image_kind)
 image = square_crop(picked, side, channels=channels)  # uint8 (side, side[, 3])
 grid = (side // patch, side // patch)
@@ -173,6 +176,7 @@ def masked_view() -> None:
                           f"{float(biharmonic.mse[0]):.4f}",
                           help="skimage.restoration.inpaint_biharmonic of the hidden patches "
                                "from the visible pixels: nothing learned.")
+    evidence.speedup(ratio)
 
     # --- where the error sits ---------------------------------------------------------------------
     maps = [("Interpolation", masked_only(filled.baseline_errors, mask, grid))]
@@ -234,6 +238,7 @@ def masked_view() -> None:
                         for i, r in enumerate(curves[0][1].ratios)]),
         key="mae_csv_curve", filename=f"mae_error_vs_ratio_{mask_kind}.csv",
     )
+    evidence.ratio_study(ratio)
     share(PARAMS)
 
 

@@ -54,11 +54,11 @@ def predict_first(item: Exercise, *, key: str) -> int | None:
         return choice
     answer = item.choices[item.answer]
     if choice == item.answer:
-        st.success(f"Right: {answer.lower()}.", icon=":material/check_circle:")
+        st.success(f"Right. Measured: {answer}.", icon=":material/check_circle:")
     elif choice is None:
-        st.info(f"Measured: {answer.lower()}.", icon=":material/info:")
+        st.info(f"Measured: {answer}.", icon=":material/info:")
     else:
-        st.warning(f"Not what was measured: {answer.lower()}.", icon=":material/lightbulb:")
+        st.warning(f"Not what was measured. Measured: {answer}.", icon=":material/lightbulb:")
     st.markdown(f"**Why.** {item.reason}")
     st.caption(f"Measured by `{item.command}`.")
     return choice

@@ -29,10 +29,10 @@ def test_the_answer_needs_a_prediction_then_a_click():
     at.radio(key="q_choice").set_value(1).run()
     assert not at.button(key="q_reveal").disabled and not at.success
     at.button(key="q_reveal").click().run()
-    assert at.success[0].value == "Right: down."
+    assert at.success[0].value == "Right. Measured: Down."
     assert any("Measured: 0.2 -> 0.1." in m.value for m in at.markdown)
     at.radio(key="q_choice").set_value(0).run()  # a change of mind after the answer
-    assert at.warning[0].value == "Not what was measured: down."
+    assert at.warning[0].value == "Not what was measured. Measured: Down."
     assert any("Measured: 0.2 -> 0.1." in m.value for m in at.markdown)
 
 
@@ -40,5 +40,5 @@ def test_a_wrong_prediction_is_told_so():
     at = _run()
     at.radio(key="q_choice").set_value(0).run()
     at.button(key="q_reveal").click().run()
-    assert not at.success and at.warning[0].value == "Not what was measured: down."
+    assert not at.success and at.warning[0].value == "Not what was measured. Measured: Down."
     assert any("lesson.experiments.x" in c.value for c in at.caption)

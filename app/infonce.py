@@ -40,6 +40,7 @@ from lesson.figures.infonce import (
 )
 from lesson.figures.pairs import PairModel, RealPairs, real_pairs
 from lesson.figures.tables import records_to_csv
+from lesson.verdicts import tau_verdict
 from ssl_core.checkpoints import checkpoint_info, checkpoint_stamp, find_checkpoint
 from ssl_core.losses.infonce_sweep import TauSweep, synthetic_pairs
 
@@ -217,6 +218,7 @@ def show_measured_tau_table() -> None:
     st.dataframe(rows, hide_index=True, column_config={
         k: st.column_config.NumberColumn(format="%.3f") for k in rows[0] if k != "τ"})
     st.caption(caption + " Made by `python3 -m lesson.experiments.infonce_tau`.")
+    st.markdown(f"**Verdict.** {tau_verdict(result)}")
 
 
 def show_batch_size_result(default_claim: str) -> None:

@@ -18,6 +18,7 @@ import streamlit as st
 from app import figures, training, workers
 from app.dino import draw_panels, profile_figure, show_measured_runs
 from app.glossary import glossary
+from app.predict import exercise
 from app.state import Param, restore, share
 from app.text import public
 from app.widgets import preset_buttons
@@ -122,6 +123,8 @@ try:
     settings: LiveDINOConfig | None = live_settings()
 except ValueError:
     settings = None  # the controls say why
+
+exercise("centring", key="dino_predict")
 
 # --- the live run ---------------------------------------------------------------------------------
 st.subheader("Train it live")

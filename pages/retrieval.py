@@ -96,6 +96,8 @@ except (DataError, ValueError) as error:
 k = min(k, len(gallery.labels))
 st.caption(f"Gallery: **{literal(gallery.name, max_chars=200)}**.")
 
+st.image(upscale_nearest(query, min_side=TILE), caption="Query", width=TILE)
+
 # --- results per encoder -----------------------------------------------------------------------
 rows: list[dict] = []
 heat_jobs: list[tuple[encoders.EncoderOption, np.ndarray, np.ndarray]] = []

@@ -22,7 +22,7 @@ import streamlit as st
 from torch import Tensor
 
 from app import figures
-from app.measured import measured
+from app.measured import measured, verdict
 from app.resources import fashion_mnist, load_bundled_method
 from lesson.experiments.infonce_tau import InfonceTauResult
 from lesson.experiments.simclr_batch import SimclrBatchResult
@@ -218,7 +218,7 @@ def show_measured_tau_table() -> None:
     st.dataframe(rows, hide_index=True, column_config={
         k: st.column_config.NumberColumn(format="%.3f") for k in rows[0] if k != "τ"})
     st.caption(caption + " Made by `python3 -m lesson.experiments.infonce_tau`.")
-    st.markdown(f"**Verdict.** {tau_verdict(result)}")
+    verdict(lambda: tau_verdict(result))
 
 
 def show_batch_size_result(default_claim: str) -> None:

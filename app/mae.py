@@ -12,7 +12,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import figures
-from app.measured import measured
+from app.measured import measured, verdict
+from app.text import public
 from lesson.experiments.mae_photos import MaePhotosResult, opening_source, photo_verdict
 from lesson.experiments.mae_ratio import MaeRatioResult, explain
 from lesson.experiments.mae_speedup import MaeSpeedupResult, speedup_sentence
@@ -27,19 +28,23 @@ def default_source() -> str:
     Fashion-MNIST when it was not, or when that is not measured (nothing drawn here: the page's
     parameters are built before its title)."""
     try:
-        result = MaePhotosResult.load()
-    except (ResultMissingError, ValueError):
-        result = None
-    return opening_source(result)
+        return opening_source(MaePhotosResult.load())
+    except (ResultMissingError, ValueError, IndexError):  # unmeasured, unreadable, inconsistent
+        return opening_source(None)
 
 
 def photo_note(ratio: float = 0.75) -> None:
     """Under the photo picker: what the colour MAE saw, and how it did on photos it did not."""
     result = measured(MaePhotosResult, missing="What the colour MAE does on photos it never saw "
                       "is not measured yet: {error}", problems_as_info=True)
-    if result is not None:
+    if result is None:
+        return
+    try:
         st.caption(photo_verdict(result, ratio=ratio) + " Measured by `python3 -m "
                    "lesson.experiments.mae_photos`.")
+    except (IndexError, ValueError) as error:
+        st.info(f"The mae_photos result does not fit together ({public(error)}); re-run "
+                "`python3 -m lesson.experiments.mae_photos`.", icon=":material/info:")
 
 
 def speedup(ratio: float) -> None:
@@ -48,19 +53,25 @@ def speedup(ratio: float) -> None:
                       "{error}", problems_as_info=True)
     if result is None:
         return
-    cols = st.columns(len(result.encoders))
-    for column, timing in zip(cols, result.encoders, strict=True):
-        found = result.at(timing.name, ratio)
-        if found is None:
-            continue
-        _, at, factor = found
+    if not result.encoders or not result.ratios:
+        st.info("The mae_speedup result holds no timing; re-run `python3 -m "
+                "lesson.experiments.mae_speedup`.", icon=":material/info:")
+        return
+    try:
+        sentence = speedup_sentence(result, ratio)
+        found = [(timing, result.at(timing.name, ratio)) for timing in result.encoders]
+    except (IndexError, ValueError) as error:
+        st.info(f"The mae_speedup result does not fit together ({public(error)}); re-run "
+                "`python3 -m lesson.experiments.mae_speedup`.", icon=":material/info:")
+        return
+    for column, (timing, (_, at, factor)) in zip(st.columns(len(found)), found, strict=True):
         column.metric(f"Encoder speed-up, {timing.label}", f"{factor:.1f}x",
                       help=f"Forward time on all {timing.patches} patches "
                            f"({timing.all_tokens_ms:.0f} ms for {timing.batch_size} images) "
                            f"over the time on the patches a mask of ratio {at:g} leaves "
                            "visible.")
-    st.caption(speedup_sentence(result, ratio) + " Made by `python3 -m "
-               "lesson.experiments.mae_speedup`; " + result.protocol + ".")
+    st.caption(sentence + " Made by `python3 -m lesson.experiments.mae_speedup`; "
+               + result.protocol + ".")
 
 
 def ratio_study(ratio: float) -> None:
@@ -86,6 +97,5 @@ def ratio_study(ratio: float) -> None:
     figures.show(fig, key="mae_fig_study", filename="mae_ratio_1000_images",
                  caption=f"{result.protocol or ''}. Made by `python3 -m "
                          "lesson.experiments.mae_ratio`; the black line is your ratio.")
-    verdict = explain(result.ratios, result.mae.mse, result.interpolation.mse, name="MAE",
-                      trained_ratio=result.mae.trained_mask_ratio, wins=result.mae.wins)
-    st.markdown(f"**Verdict.** {verdict}")
+    verdict(lambda: explain(result.ratios, result.mae.mse, result.interpolation.mse, name="MAE",
+                            trained_ratio=result.mae.trained_mask_ratio, wins=result.mae.wins))

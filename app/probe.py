@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.measured import measured
+from app.measured import measured, verdict
 from app.predict import exercise
 from app.text import public
 from lesson.experiments.hard_exercise import HardExerciseResult
@@ -29,11 +29,6 @@ __all__ = ["show_finetune", "show_hard_exercise", "show_probe_table", "show_skil
 SKILL = ("outputs", "skill-linear-probe-runner.md")
 
 
-def verdict(text: str) -> None:
-    """The verdict line under a measured table."""
-    st.markdown(f"**Verdict.** {text}")
-
-
 def show_probe_table() -> None:
     """The ``probe_table`` result: every bundled encoder frozen, beside raw pixels and random
     init, with the verdict (including where raw pixels win)."""
@@ -50,7 +45,7 @@ def show_probe_table() -> None:
     st.dataframe(rows, hide_index=True, key="lp_probe_table")
     st.caption(f"{result.protocol.get('summary', '')}. Made by `python3 -m "
                "lesson.experiments.probe_table`.")
-    verdict(probe_table_verdict(result))
+    verdict(lambda: probe_table_verdict(result))
 
 
 def show_finetune() -> None:
@@ -84,7 +79,7 @@ def show_finetune() -> None:
     labels = f"{ft.n_labels:,} labels" if ft is not None else "the same labels"
     st.caption(f"Every row uses {labels}; {report.evaluation.get('data', '')}. Made by "
                f"`{FULL_PROBE_COMMAND}` (outputs/probe-full/).")
-    verdict(finetune_verdict(report))
+    verdict(lambda: finetune_verdict(report))
 
 
 def show_hard_exercise() -> None:
@@ -102,7 +97,7 @@ def show_hard_exercise() -> None:
         return
     st.dataframe(hard_rows(hard), hide_index=True, key="lp_hard")
     st.caption(hard_caption(hard))
-    verdict(hard_exercise_verdict(hard))
+    verdict(lambda: hard_exercise_verdict(hard))
 
 
 def show_skill() -> None:

@@ -54,13 +54,14 @@ def test_defaults_render_the_baseline_and_say_where_the_model_comes_from(no_chec
     assert 0 < float(_metrics(at)[BIHARMONIC]) < 1  # the classical baseline needs no model
     assert "Biharmonic inpainting (scikit-image)" in _captions(at)
     assert MODEL not in _metrics(at)
-    # it opens where the measurement says the model pays (mae_photos): the bundled result
-    # says the colour MAE loses to interpolation on photos it never saw, so Fashion-MNIST
-    assert evidence.default_source() == "fashion"
-    assert at.radio(key="mae_source").value == "fashion"
-    assert any("assets/checkpoints/mae/" in i.value for i in at.info)
-    assert "28 x 28 input, 4 px patches (7 x 7 = 49 patches), mask ratio 0.75" in [
-        s.value for s in at.subheader]
+    # it opens where the measurement says the model pays (mae_photos; the bundled result:
+    # the colour MAE loses to interpolation on photos it never saw, so Fashion-MNIST)
+    source = evidence.default_source()
+    assert at.radio(key="mae_source").value == source
+    folder, geometry = {"fashion": ("mae/", "28 x 28 input, 4 px patches (7 x 7 = 49"),
+                        "photo": ("mae_rgb/", "64 x 64 input, 8 px patches (8 x 8 = 64")}[source]
+    assert any(f"assets/checkpoints/{folder}" in i.value for i in at.info)
+    assert f"{geometry} patches), mask ratio 0.75" in [s.value for s in at.subheader]
     assert at.query_params == {}
     # measured evidence: the encoder's speed-up at this ratio, the study and its verdict
     metrics = _metrics(at)
@@ -166,3 +167,35 @@ def test_query_params_round_trip(no_checkpoints, open_page, clean):
                                if (k, v) != ("mae_source", opens_on)}
     at.slider(key="mae_ratio").set_value(0.75).run()  # back to the default: leaves the URL
     assert "mae_ratio" not in at.query_params
+
+
+def test_inconsistent_result_files_are_messages_not_tracebacks(no_checkpoints, monkeypatch,
+                                                               open_page, clean):
+    """Result files of the right types whose lists do not fit together (a hand edit): each
+    section says so, the page works, and it opens on Fashion-MNIST (no claim without evidence)."""
+    results = no_checkpoints / "results"
+    results.mkdir()
+    short = {"mse": [0.01], "sem": [0.0]}
+    (results / "mae_ratio.json").write_text(json.dumps({
+        "ratios": [0.25, 0.75], "n_images": 10, "interpolation": short,
+        "mae": {"checkpoint": "mae", **short}}))
+    block = {"n_images": 8, "sources": ["a"], "protocol": "p", "mae": short,
+             "interpolation": short, "biharmonic": short, "wins_vs_biharmonic": []}
+    (results / "mae_photos.json").write_text(json.dumps({
+        "checkpoint": "mae_rgb", "trained_on": "x", "ratios": [0.25, 0.75], "seeds": [0],
+        "seen": block, "held_out": block}))
+    (results / "mae_speedup.json").write_text(json.dumps({
+        "ratios": [0.25, 0.75], "repeats": 1, "device": "cpu", "protocol": "p",
+        "encoders": [{"name": "vit_tiny_p4_28", "label": "tiny", "patches": 49, "embed_dim": 8,
+                      "depth": 1, "batch_size": 1, "all_tokens_ms": 1.0, "kept_ms": [],
+                      "speedup": []}]}))
+    monkeypatch.setattr(paths, "results_dir", lambda: results)
+    at = open_page(PAGE)
+    clean(at)
+    assert at.radio(key="mae_source").value == "fashion"
+    infos = " ".join(i.value for i in at.info)
+    assert "No verdict: the measured numbers do not fit together" in infos
+    assert "The mae_speedup result does not fit together" in infos
+    at.radio(key="mae_source").set_value("photo").run()
+    clean(at)
+    assert "The mae_photos result does not fit together" in " ".join(i.value for i in at.info)

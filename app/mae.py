@@ -64,8 +64,9 @@ def speedup(ratio: float) -> None:
         st.info(f"The mae_speedup result does not fit together ({public(error)}); re-run "
                 "`python3 -m lesson.experiments.mae_speedup`.", icon=":material/info:")
         return
+    st.markdown("**How much faster the encoder runs on the visible patches only** (measured)")
     for column, (timing, (_, at, factor)) in zip(st.columns(len(found)), found, strict=True):
-        column.metric(f"Encoder speed-up, {timing.label}", f"{factor:.1f}x",
+        column.metric(timing.label.split(" (")[0], f"{factor:.1f}x",
                       help=f"Forward time on all {timing.patches} patches "
                            f"({timing.all_tokens_ms:.0f} ms for {timing.batch_size} images) "
                            f"over the time on the patches a mask of ratio {at:g} leaves "

@@ -21,6 +21,7 @@ from lesson.experiments.dino_collapse import DinoCollapseResult
 from lesson.figures.dino import measured_caption, measured_records, reference, variant_table
 from lesson.figures.tables import records_to_csv
 from lesson.live.dino import VARIANTS
+from lesson.verdicts import dino_verdict
 from ssl_core.losses.dino_collapse import ONE_DIM_SHARE
 
 __all__ = ["COLOURS", "PANELS", "Runs", "draw_panels", "panel", "profile_figure",
@@ -139,6 +140,7 @@ def show_measured_runs(figure_slot: Any = None) -> None:
                      caption="As above, for the measured run at its last step.")
         st.dataframe(variant_table(result), hide_index=True, key="dino_table")
         st.caption(measured_caption(result, shown))
+        st.markdown(f"**Verdict.** {dino_verdict(result)}")
         figures.csv_button("Measured curves (CSV)", records_to_csv(measured_records(result)),
                            key="dino_csv_measured", filename="dino_collapse_measured.csv")
     except (KeyError, IndexError, TypeError, ZeroDivisionError) as error:

@@ -22,7 +22,7 @@ import streamlit as st
 from torch import Tensor
 
 from app import figures
-from app.measured import measured
+from app.measured import measured, verdict
 from app.resources import fashion_mnist, load_bundled_method
 from lesson.experiments.infonce_tau import InfonceTauResult
 from lesson.experiments.simclr_batch import SimclrBatchResult
@@ -40,6 +40,7 @@ from lesson.figures.infonce import (
 )
 from lesson.figures.pairs import PairModel, RealPairs, real_pairs
 from lesson.figures.tables import records_to_csv
+from lesson.verdicts import tau_verdict
 from ssl_core.checkpoints import checkpoint_info, checkpoint_stamp, find_checkpoint
 from ssl_core.losses.infonce_sweep import TauSweep, synthetic_pairs
 
@@ -220,6 +221,7 @@ def show_measured_tau_table() -> None:
     st.dataframe(rows, hide_index=True, column_config={
         k: st.column_config.NumberColumn(format="%.3f") for k in rows[0] if k != "τ"})
     st.caption(caption + " Made by `python3 -m lesson.experiments.infonce_tau`.")
+    verdict(lambda: tau_verdict(result))
 
 
 def show_batch_size_result(default_claim: str) -> None:

@@ -9,6 +9,7 @@ differently).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import streamlit as st
@@ -16,7 +17,7 @@ import streamlit as st
 from app.text import public
 from lesson.results import Result, ResultFormatError, ResultMissingError
 
-__all__ = ["measured"]
+__all__ = ["measured", "verdict"]
 
 R = TypeVar("R", bound=Result)
 
@@ -47,3 +48,16 @@ def _problem(message: str, as_info: bool) -> None:
         st.info(message, icon=":material/info:")
     else:
         st.error(message, icon=":material/error:")
+
+
+def verdict(make: Callable[[], str]) -> None:
+    """The verdict line under a measured table: ``make()`` (a ``lesson.verdicts`` sentence) in
+    bold-led Markdown, or an ``st.info`` when the result's numbers cannot make one (a
+    hand-edited file with lists of different lengths): never a traceback."""
+    try:
+        text = make()
+    except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError) as error:
+        st.info(f"No verdict: the measured numbers do not fit together ({public(error)}).",
+                icon=":material/info:")
+        return
+    st.markdown(f"**Verdict.** {text}")

@@ -31,10 +31,11 @@ MAX_UPLOAD_PIXELS = 40_000_000  # decode_image refuses larger headers (decompres
 FASHION_ITEMS = 20_000  # the bundled training subset
 
 
-def picker_params(key: str) -> tuple[Param, ...]:
-    """The shareable state of ``image_picker(key=key)``: source, photo name and item index."""
+def picker_params(key: str, *, source: str = "photo") -> tuple[Param, ...]:
+    """The shareable state of ``image_picker(key=key)``: source (``source`` by default), photo
+    name and item index."""
     return (
-        Param(f"{key}_source", "photo", options=SOURCES),
+        Param(f"{key}_source", source, options=SOURCES),
         Param(f"{key}_photo", resources.DEFAULT_PHOTO, options=tuple(resources.photo_names())),
         Param(f"{key}_item", 0, lo=0, hi=FASHION_ITEMS - 1),
     )

@@ -13,6 +13,8 @@ backward, AdamW step -- of the same model (``ssl_core.methods.MAE``) twice:
 The decoder always runs on all L positions, so the speed-up grows with the encoder's share of
 the compute: the MAE paper reports 2.8-4.1x for ViT-L/H with a light decoder (its Table 2).
 Prints the median step time of ``--repeats`` timed steps after one warm-up step, and the ratio.
+The encoder alone, at every mask ratio and with a results file the MAE page reads, is
+``python3 -m lesson.experiments.mae_speedup``.
 """
 
 from __future__ import annotations

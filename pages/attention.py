@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import figures, presenter, resources
+from app.glossary import glossary
 from app.measured import measured
 from app.state import Param, restore, share, stop_page
 from app.text import literal, public
@@ -255,4 +256,5 @@ with main_col:
     st.caption("The URL holds every setting above (except an upload): copy it to share this "
                "view.")
 
+glossary("attention")
 share(PARAMS)

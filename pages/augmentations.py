@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from app import figures, presenter
+from app.glossary import glossary
 from app.state import Param, restore, share
 from app.text import public
 from app.widgets import image_picker, picker_params, preset_buttons, seed_params, seed_picker
@@ -272,5 +273,6 @@ with down_b:
         file_name=f"pairs_seed{seed}.png", mime="image/png", key="aug_png",
         on_click="ignore", icon=":material/download:",
     )
+glossary("augmentations")
 st.caption("The URL holds every setting above (except an upload): copy it to share this view.")
 share(PARAMS)

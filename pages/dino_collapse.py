@@ -17,6 +17,8 @@ import streamlit as st
 
 from app import figures, presenter, training, workers
 from app.dino import draw_panels, profile_figure, show_measured_runs
+from app.glossary import glossary
+from app.predict import exercise
 from app.state import Param, restore, share
 from app.text import public
 from app.widgets import preset_buttons
@@ -125,6 +127,8 @@ try:
     settings: LiveDINOConfig | None = live_settings()
 except ValueError:
     settings = None  # the controls say why
+
+exercise("centring", key="dino_predict")
 
 # --- the live run ---------------------------------------------------------------------------------
 st.subheader("Train it live")
@@ -236,4 +240,5 @@ st.markdown(
     "output std and the KL fall towards 0), even though the teacher ends neither one-hot nor "
     "uniform: a third kind of collapse, to a constant output."
 )
+glossary("dino_collapse")
 share(PARAMS)

@@ -18,6 +18,7 @@ import streamlit as st
 from plotly.colors import qualitative
 
 from app import encoders, figures, presenter, workers
+from app.glossary import glossary
 from app.state import Param, restore, share, stop_page
 from app.text import literal, public
 from app.widgets import preset_buttons
@@ -213,5 +214,6 @@ if selected:
 else:
     st.caption("Click a point, or drag a box or lasso around several, to see their images here.")
 
+glossary("embeddings")
 st.caption("The URL holds every setting above: copy it to share this view.")
 share(PARAMS)

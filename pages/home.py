@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import presenter, tour
+from app.glossary import glossary
 from lesson.bundle import bundled_checkpoint_rows, measured_result_rows
 
 FAMILY_DIAGRAM = """
@@ -138,3 +139,4 @@ st.caption(
     "The library behind the pages is `ssl_core` (data, view pipelines, losses, masking, models, "
     "pretraining and evaluation); see the README for its command-line tools."
 )
+glossary("home")

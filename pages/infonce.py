@@ -15,6 +15,8 @@ import streamlit as st
 
 from app import figures, presenter
 from app import infonce as nce
+from app.glossary import glossary
+from app.predict import exercise
 from app.state import Param, clamp_state, restore, share, stop_page
 from app.text import public
 from app.widgets import preset_buttons, seed_params, seed_picker
@@ -91,6 +93,8 @@ if mode == "real":
         st.error(f"The bundled SimCLR checkpoint could not be used: {public(error)}. Showing "
                  "synthetic embeddings instead.", icon=":material/error:")
         mode = "synthetic"
+
+exercise("temperature", key="nce_predict")
 
 # --- everything below the mode: one fragment ---------------------------------------------------
 # The batch's sliders (N, D, noise, seed, the presets) rerun this fragment only, not the page's
@@ -339,3 +343,4 @@ def batch_view() -> None:
 
 
 batch_view()
+glossary("infonce")

@@ -7,9 +7,9 @@ Fashion-MNIST training subset). ``ssl_core.eval.budget_probe`` trains the frozen
 2,000 test items; features are computed only for the drawn images, in chunks. The fit runs as a
 background job (``app.shell.BackgroundJobs``, shared by sessions asking for the same probe) whose
 progress a ``run_every`` fragment shows, so the page answers at once. Beside it: the measured
-label-efficiency curves of every bundled encoder (``LabelEfficiencyResult``), the hard
-exercise's table (``HardExerciseResult``) and the published ImageNet figures the lesson quotes
-(``lesson.figures.probe``).
+label-efficiency curves of every bundled encoder (``LabelEfficiencyResult``), the measured
+tables with their verdicts (probe table, fine-tuning, the hard exercise after a prediction:
+``app.probe``) and the published ImageNet figures the lesson quotes (``lesson.figures.probe``).
 """
 
 from __future__ import annotations
@@ -21,21 +21,15 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
-from app import encoders, figures, presenter
+from app import encoders, figures, presenter, probe
+from app.glossary import glossary
 from app.measured import measured
 from app.resources import fashion_mnist
 from app.shell import BackgroundJobs, Job
 from app.state import Param, restore, share
 from app.text import public
-from lesson.experiments.hard_exercise import HardExerciseResult
 from lesson.experiments.label_efficiency import LabelEfficiencyResult
-from lesson.figures.probe import (
-    IMAGENET_LINEAR_PROBE,
-    hard_caption,
-    hard_rows,
-    labels_per_class,
-    live_records,
-)
+from lesson.figures.probe import IMAGENET_LINEAR_PROBE, labels_per_class, live_records
 from lesson.figures.tables import records_to_csv
 from ssl_core.checkpoints import CheckpointError
 from ssl_core.data import DataError
@@ -190,14 +184,10 @@ if row is not None:
         key="lp_csv", filename=f"linear_probe_{option.key.replace(':', '_')}_{labels}.csv",
     )
 
-# --- the hard exercise -------------------------------------------------------------------------
-st.subheader("Hard exercise: MAE pretraining against supervised training (measured)")
-hard = measured(HardExerciseResult, missing="The hard exercise's table is not here yet: {error}",
-               unreadable="The hard exercise's table is not here yet: {error}",
-               problems_as_info=True)
-if hard is not None:
-    st.dataframe(hard_rows(hard), hide_index=True, key="lp_hard")
-    st.caption(hard_caption(hard))
+# --- measured tables, each with its verdict; the hard exercise asks for a prediction first ------
+probe.show_probe_table()
+probe.show_finetune()
+probe.show_hard_exercise()
 
 # --- published reference -----------------------------------------------------------------------
 st.subheader("For scale: published ImageNet figures (not ours)")
@@ -205,5 +195,7 @@ st.dataframe(IMAGENET_LINEAR_PROBE, hide_index=True, key="lp_imagenet")
 st.caption("Linear-probe top-1 accuracy on ImageNet-1k (1.28 M images, 1,000 classes) as "
            "reported in each paper, rounded. They are quoted, not measured by this app, and are "
            "not comparable with the Fashion-MNIST numbers above.")
+probe.show_skill()
+glossary("linear_probe")
 
 share(PARAMS)

@@ -3,7 +3,9 @@
 Inputs: an image (bundled photo, Fashion-MNIST item or upload), the mask ratio, the mask kind
 (random, block, grid) and a seed. The mask comes from ``ssl_core.masking.make_mask``; the fills
 (interpolation, and the bundled MAE when its checkpoint exists), their errors and the curves
-against the ratio from ``lesson.figures.mae``.
+against the ratio from ``lesson.figures.mae``. The measured evidence (the encoder's speed-up at
+the ratio, the 1,000-image study, what the colour MAE saw, and which image the page opens on)
+is ``app.mae``'s.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import figures, presenter
+from app import mae as evidence
+from app.glossary import glossary
 from app.resources import bundled_checkpoint, load_bundled_method
 from app.state import Param, restore, share, stop_page
 from app.text import public
@@ -40,7 +44,7 @@ CHECKPOINT = {"fashion": "mae", "photo": "mae_rgb"}  # bundled checkpoint per im
 KIND_LABELS = {"random": "Random", "block": "One block", "grid": "Regular grid"}
 
 PARAMS = (
-    *picker_params("mae"),
+    *picker_params("mae", source=evidence.default_source()),  # photos only where measured to pay
     *seed_params("mae"),
     Param("mae_ratio", 0.75, lo=0.05, hi=0.95),
     Param("mae_kind", "random", options=MASK_KINDS),
@@ -109,6 +113,8 @@ if model is None:
         + (f" The checkpoint could not be read: {problem}" if problem else ""),
         icon=":material/info:",
     )
+if image_kind == "photo":
+    evidence.photo_note()
 side, channels, patch = input_geometry(model, image_kind)
 image = square_crop(picked, side, channels=channels)  # uint8 (side, side[, 3])
 grid = (side // patch, side // patch)
@@ -175,6 +181,7 @@ def masked_view() -> None:
                           f"{float(biharmonic.mse[0]):.4f}",
                           help="skimage.restoration.inpaint_biharmonic of the hidden patches "
                                "from the visible pixels: nothing learned.")
+    evidence.speedup(ratio)
 
     # --- where the error sits ---------------------------------------------------------------------
     maps = [("Interpolation", masked_only(filled.baseline_errors, mask, grid))]
@@ -236,9 +243,11 @@ def masked_view() -> None:
                         for i, r in enumerate(curves[0][1].ratios)]),
         key="mae_csv_curve", filename=f"mae_error_vs_ratio_{mask_kind}.csv",
     )
+    evidence.ratio_study(ratio)
     share(PARAMS)
 
 
 masked_view()
+glossary("mae")
 st.caption("The URL holds every setting above (except an upload): copy it to share this view.")
 share(PARAMS)

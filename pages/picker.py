@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import figures, presenter
+from app.glossary import glossary
 from app.state import Param, restore, share, stop_page
 from app.text import public
 from app.widgets import preset_buttons
@@ -196,5 +197,6 @@ if prompt_path.is_file():
 else:
     st.info(f"The prompt deliverable {PROMPT} is not in this copy of the project.",
             icon=":material/info:")
+glossary("picker")
 st.caption("The URL holds every input above: copy it to share this recommendation.")
 share(PARAMS)

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import encoders, figures, presenter
+from app.glossary import glossary
 from app.resources import fashion_item
 from app.state import Param, clamp_state, restore, share, stop_page
 from app.text import literal, public
@@ -96,6 +97,8 @@ except (DataError, ValueError) as error:
 k = min(k, len(gallery.labels))
 st.caption(f"Gallery: **{literal(gallery.name, max_chars=200)}**.")
 
+st.image(upscale_nearest(query, min_side=TILE), caption="Query", width=TILE)
+
 # --- results per encoder -----------------------------------------------------------------------
 rows: list[dict] = []
 heat_jobs: list[tuple[encoders.EncoderOption, np.ndarray, np.ndarray]] = []
@@ -161,5 +164,6 @@ for column, (option, query_vector, item) in zip(st.columns(max(1, len(vit_jobs))
                     "match that look most like the query as a whole.",
         )
 
+glossary("retrieval")
 st.caption("The URL holds every setting above (except an upload): copy it to share this view.")
 share(PARAMS)

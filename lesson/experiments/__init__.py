@@ -19,6 +19,8 @@ EXPERIMENTS: dict[str, str] = {
     "probe_table": "ProbeTableResult",
     "label_efficiency": "LabelEfficiencyResult",
     "mae_ratio": "MaeRatioResult",
+    "mae_photos": "MaePhotosResult",
+    "mae_speedup": "MaeSpeedupResult",
     "infonce_tau": "InfonceTauResult",
     "simclr_batch": "SimclrBatchResult",
     "dino_collapse": "DinoCollapseResult",

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from lesson.experiments.dino_collapse import run
+from lesson.exercises import centring_exercise
+from lesson.experiments.dino_collapse import DinoCollapseResult, run
 from lesson.live import dino as live
 from lesson.live.dino import VARIANTS, LiveDINOConfig
 from lesson.results import save_result
@@ -70,6 +71,16 @@ def test_defaults_with_the_result_show_the_four_measured_runs(with_result, open_
         assert variant["label"] in panel  # every variant is drawn
     assert with_result["variants"]["healthy"]["verdict"] in _markdown(at)
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 4
+    assert f"**Verdict.** After {with_result['steps']} steps" in _markdown(at)
+    # predict first: the centring exercise, answered from the run without centring
+    assert at.radio(key="dino_predict_choice").value is None
+    assert at.button(key="dino_predict_reveal").disabled
+    at.radio(key="dino_predict_choice").set_value(1).run()
+    at.button(key="dino_predict_reveal").click().run()
+    clean(at)
+    item = centring_exercise(DinoCollapseResult.from_json(with_result))  # the tiny run's
+    assert bool(at.success) == (item.answer == 1) and bool(at.warning) == (item.answer != 1)
+    assert "The centre buffer is a running mean" in _markdown(at)
 
 
 @pytest.mark.parametrize(("index", "variant"), list(enumerate(VARIANTS)))

@@ -234,6 +234,18 @@ def test_real_mode_shows_the_measured_results(checkpoints, open_page, clean):
     assert any("Test finding text." in m.value for m in at.markdown)
     assert any("The lesson's claim.** Test claim." in m.value for m in at.markdown)
     assert len(_figures(at)) == 4  # + accuracy against images seen
+    verdicts = [m.value for m in at.markdown if m.value.startswith("**Verdict.**")]
+    assert verdicts == ["**Verdict.** As τ drops from 0.5 to 0.05, the loss of aligned toy "
+                        "pairs falls from 1.5 to 0.01; the loss of random toy pairs rises from "
+                        "3.4 to 7.8; the loss of the trained SimCLR on real pairs falls from 5.5 "
+                        "to 1.25. A cold τ rewards an encoder that already tells positives from "
+                        "negatives and punishes one that cannot."]
+    # the temperature exercise is answered from the same file: predict, reveal, reason
+    at.radio(key="nce_predict_choice").set_value(0).run()
+    at.button(key="nce_predict_reveal").click().run()
+    clean(at)
+    assert at.success[0].value == "Right. Measured: It falls."
+    assert any("falls from 1.5 at τ = 0.5 to 0.01 at τ = 0.05" in m.value for m in at.markdown)
     results.save_result("simclr_batch", {"runs": "not a list"}, command="test")
     at.run()
     clean(at)

@@ -94,6 +94,11 @@ def test_all_labels_of_a_small_training_set(tiny, monkeypatch, open_page, clean)
     assert not any("random draws" in c.value for c in at.caption)  # "all" is one run
 
 
+def _hard_row(model: str, epochs: int, accuracy: float) -> dict:
+    return {"model": model, "backbone": "vit_tiny_p4_28", "epochs": epochs,
+            "accuracy": accuracy, "protocol": "probe on 1,000 labels", "wall_time_s": 12.34}
+
+
 @pytest.mark.slow
 def test_measured_curves_and_hard_exercise_are_shown(tiny, open_page, clean):
     folder = tiny / "results"
@@ -103,16 +108,52 @@ def test_measured_curves_and_hard_exercise_are_shown(tiny, open_page, clean):
         "curves": [{"name": "simclr", "label": "SimCLR (measured)",
                     "accuracy": [0.4, 0.6, 0.75, 0.85], "std": [0.05, 0.02, 0.01, 0.0]}]}))
     (folder / "hard_exercise.json").write_text(json.dumps({
-        "labelled_subset": 1000, "rows": [{
-            "model": "MAE ViT", "backbone": "vit_tiny_p4_28", "epochs": 10, "accuracy": 0.7123,
-            "protocol": "probe on 1,000 labels", "wall_time_s": 12.34}]}))
+        "labelled_subset": 1000, "rows": [
+            _hard_row("MAE ViT", 10, 0.7123), _hard_row("Supervised ViT", 10, 0.35),
+            _hard_row("MAE ViT", 200, 0.70), _hard_row("Supervised ViT", 200, 0.77)]}))
     at = _finished(open_page(PAGE, {"lp_labels": "1"}))
     clean(at)
-    assert not at.info
+    assert [i.value for i in at.info if "probe_table" not in i.value] == []
     (chart,) = at.get("plotly_chart")
     assert "SimCLR (measured)" in chart.proto.spec and "live: SimCLR" in chart.proto.spec
-    hard = at.dataframe[0].value
-    assert list(hard["model"]) == ["MAE ViT"] and list(hard["accuracy"]) == ["71.2%"]
+    # predict first: the table waits for a prediction and a click
+    assert not [d for d in at.dataframe if "model" in d.value]
+    assert at.button(key="lp_predict_reveal").disabled
+    at.radio(key="lp_predict_choice").set_value(1).run()  # "Supervised wins at every budget"
+    at.button(key="lp_predict_reveal").click().run()
+    clean(at)
+    assert at.warning[0].value == ("Not what was measured. Measured: MAE + probe wins short, "
+                                   "supervised wins long.")
+    (hard,) = [d.value for d in at.dataframe if "model" in d.value]
+    assert list(hard["model"])[:2] == ["MAE ViT", "Supervised ViT"]
+    assert list(hard["accuracy"])[:2] == ["71.2%", "35.0%"]
+    verdicts = [m.value for m in at.markdown if m.value.startswith("**Verdict.**")]
+    assert any("At 200 epochs, the longest budget, supervised ViT beats MAE" in v
+               for v in verdicts)
+
+
+@pytest.mark.slow
+def test_probe_table_and_fine_tuning_have_verdicts(tiny, open_page, clean):
+    folder = tiny / "results"
+    folder.mkdir()
+    rows = [{"name": name, "label": label, "kind": kind, "backbone": "b", "knn_k200": value,
+             "knn_k20": value, "linear_all": value, "linear_1000": value}
+            for name, label, kind, value in [("dino", "DINO, vit", "ssl", 0.6),
+                                             ("raw_pixels", "raw pixels", "raw", 0.8)]]
+    (folder / "probe_table.json").write_text(json.dumps({
+        "protocol": {"summary": "frozen encoders"}, "few_labels_key": "linear_1000",
+        "rows": rows}))
+    at = _finished(open_page(PAGE, {"lp_labels": "1"}))
+    clean(at)
+    table = at.dataframe[0].value
+    assert list(table["encoder"]) == ["DINO, vit", "raw pixels"]
+    assert list(table["linear (1,000 labels)"]) == ["60.0%", "80.0%"]
+    verdicts = [m.value for m in at.markdown if m.value.startswith("**Verdict.**")]
+    assert any("Raw pixels, with no network at all, beat DINO on every column" in v
+               for v in verdicts)
+    # fine-tuning vs scratch from outputs/probe-full (bundled with the checkout)
+    assert any("Fine-tuning the pretrained SimCLR on 1,000 labels" in v for v in verdicts)
+    assert any("skill-linear-probe-runner.md" in e.label for e in at.expander)
 
 
 @pytest.mark.slow
@@ -123,7 +164,8 @@ def test_broken_result_file_is_a_message(tiny, open_page, clean):
     (folder / "hard_exercise.json").write_text(json.dumps({"rows": [{"model": "x"}]}))
     at = _finished(open_page(PAGE, {"lp_labels": "1"}))
     clean(at)
-    assert len(at.info) == 2
+    infos = [i.value for i in at.info]
+    assert len(infos) == 3 and any("probe_table" in i for i in infos)  # never measured here
     assert len(at.get("plotly_chart")) == 1  # the live point is still drawn
 
 

@@ -38,7 +38,9 @@ def _first(at) -> str:
 
 
 def _expanders(at) -> list[str]:
-    return [e.label for e in at.expander if e.label != "The rule book"]
+    """The recommendations' expanders (not the rule book, not the page's glossary)."""
+    return [e.label for e in at.expander
+            if e.label != "The rule book" and not e.label.startswith("Glossary")]
 
 
 def test_defaults(open_page, clean):

@@ -25,6 +25,8 @@ def test_vit_encoder_gives_neighbours_and_a_patch_heat_map(tiny, open_page, clea
     clean(at)
     assert not at.error
     assert at.radio(key="ret_source").value == "fashion"  # the query defaults to a dataset item
+    # the query itself is shown above its neighbours: one image captioned "Query"
+    assert [c for image in at.get("image") for c in image.captions if c == "Query"] == ["Query"]
     results = _results(at)
     assert len(results) == 5 and results[0].startswith("#1 · ")
     scores = _scores(at)

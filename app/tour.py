@@ -51,9 +51,9 @@ STEPS: tuple[Step, ...] = (
          "the teacher's entropy falls to 0.",
          {"dino_centering": "false", "dino_shown": "no_centering"}),
     Step("mae", "Masked autoencoder",
-         "With 75 % of the patches hidden, interpolation can only blur the holes: compare the "
-         "MAE's rebuild, then the error curves as the mask ratio grows.",
-         {"mae_source": "fashion"}),
+         "With 90 % of the patches hidden interpolation can only blur the holes while the MAE "
+         "still draws a garment; then read the error curves: at 15 % interpolation wins.",
+         {"mae_ratio": "0.9"}),
     Step("linear_probe", "Linear probe",
          "Read the curves at 1 to 10 labels per class: how far above raw pixels does each "
          "pretrained encoder start, and where do they meet?",

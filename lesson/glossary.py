@@ -107,6 +107,15 @@ TERMS: dict[str, str] = {
         "head or averaged.",
     "lift": "Attention share on the garment divided by the garment's share of the image's "
         "area: 1 means no preference, above 1 attention favours the object.",
+    # --- watch it learn ---------
+    "kNN k=20 T=0.1": "The live map's score: each of its images asks its 20 most cosine-similar "
+        "images in a labelled bank (1,000 training images) for their classes, each vote weighted "
+        "by exp(similarity / 0.1); the encoder never sees a label.",
+    "silhouette": "How apart the classes sit on the 2-D map, from −1 to 1: near 1 each class "
+        "forms its own tight group, near 0 they overlap.",
+    "Procrustes alignment": "Turning (rotating, reflecting, scaling) each new map onto the "
+        "previous one, so that points move between frames rather than jump; it changes no "
+        "distance within a frame.",
     "DINOv2 / ViT-MAE": "Large published encoders, usable here only if their weights are in the "
         "local Hugging Face cache.",
 }
@@ -129,6 +138,9 @@ PAGE_TERMS: dict[str, tuple[str, ...]] = {
     "attention": ("ViT", "CLS token", "attention map", "lift", "DINO"),
     "linear_probe": ("linear probe", "fine-tuning", "from scratch", "label efficiency",
                      "kNN k=200 T=0.1", "random init", "raw pixels", "MAE", "verdict"),
+    "live_learning": ("SimCLR", "τ (temperature)", "batch size N", "UMAP / PCA / t-SNE",
+                      "Procrustes alignment", "kNN k=20 T=0.1", "silhouette", "MAE",
+                      "mask ratio", "masked-patch MSE", "biharmonic inpainting"),
     "picker": ("self-supervised learning", "SimCLR", "DINO", "MAE", "DINOv2 / ViT-MAE",
                "linear probe", "fine-tuning"),
 }

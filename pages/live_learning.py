@@ -16,6 +16,7 @@ from typing import Any
 import streamlit as st
 
 from app import presenter, training
+from app.glossary import glossary
 from app.live import map_figure, mse_figure, simclr_curves, strip_mosaic
 from app.state import Param, restore, share
 from app.text import public
@@ -169,4 +170,5 @@ else:
         "it: on a quiet core it gets there within the minute, on a busy server perhaps not. "
         "The bundled MAE, trained for longer, is on the *Masked autoencoder* page."
     )
+glossary("live_learning")
 share(PARAMS)

@@ -94,7 +94,7 @@ def boxes(views: list[View], labels: list[str], colours: list[str]) -> list[figu
 restore(PARAMS)
 st.title("Augmentations")
 pairs_slot = presenter.main_figure()  # the positive pairs
-st.markdown(
+presenter.folded().markdown(  # the intro: folded away in presenter mode
     "Self-supervised methods learn what stays the same across **views** of an image. The view "
     "pipeline decides what the encoder must ignore: crop position and scale, mirror image, "
     "colour, blur."

@@ -73,7 +73,7 @@ def live_settings() -> LiveDINOConfig:
 restore(PARAMS)
 st.title("DINO collapse")
 figure_slot = presenter.main_figure()  # the measured runs' four panels
-st.markdown(
+presenter.folded().markdown(  # the intro: folded away in presenter mode
     "DINO trains a student to predict, from any crop of an image, the output distribution of an "
     "EMA **teacher** over K dimensions. Nothing forbids the trivial answer, the same output for "
     "every image; two operations on the teacher's output prevent it. **Centring** subtracts a "

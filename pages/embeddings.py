@@ -102,7 +102,7 @@ restore(PARAMS)
 encoders.start_umap_warm_up()
 st.title("Embeddings")
 figure_slot = presenter.main_figure()  # the map(s)
-st.markdown(
+presenter.folded().markdown(  # the intro: folded away in presenter mode
     "An encoder maps each image to a vector. If pretraining worked, images of the same kind land "
     "near each other **without any label having been used**. Here the vectors are squeezed to "
     "2-D and coloured by class; the kNN accuracy says how often an image's nearest neighbours "

@@ -70,7 +70,7 @@ TOUR: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 
 st.title("SSL Explorer")
 diagram_slot = presenter.main_figure()
-st.markdown(
+presenter.folded().markdown(  # the intro: folded away in presenter mode
     "Self-supervised learning trains an image encoder **without labels**: the data supervises "
     "itself. Three families dominate vision, and each one makes the encoder solve a different "
     "puzzle."

@@ -64,7 +64,7 @@ PRESETS = {
 restore(PARAMS)
 st.title("InfoNCE and temperature")
 figure_slot = presenter.main_figure()  # the similarity matrix and the anchor's weights
-st.markdown(
+presenter.folded().markdown(  # the intro: folded away in presenter mode
     "InfoNCE scores each of the 2N embeddings in a batch (two views of N images) by how much "
     "softmax weight it puts on its **positive**, the other view of its image, against the "
     "2N − 2 **negatives**. The temperature τ divides every similarity before the softmax."

@@ -119,7 +119,7 @@ def probe_row(option: encoders.EncoderOption, labels: str) -> dict | None:
 restore(PARAMS)
 st.title("Linear probe")
 figure_slot = presenter.main_figure()  # the label-efficiency curves
-st.markdown(
+presenter.folded().markdown(  # the intro: folded away in presenter mode
     "The standard test of a pretrained encoder: **freeze it**, and train only a linear "
     "classifier on its features with a few labels. The fewer labels it needs, the more the "
     "pretraining did. Here: Fashion-MNIST, 10 classes, 1 to 2,000 labels per class."

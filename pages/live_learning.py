@@ -36,7 +36,7 @@ restore(PARAMS)
 st.title("Watch it learn")
 # Presenter mode: Run / Stop, the status line and the two figures first, the settings folded.
 figure_slot = presenter.main_figure()
-st.markdown(
+presenter.folded().markdown(  # the intro: folded away in presenter mode
     "Press **Run** and a small model trains here, for at most a minute, on the bundled "
     "Fashion-MNIST. **SimCLR map**: 1,000 test images it never trains on, placed by their "
     "features, and how often an image's nearest neighbours share its class. **MAE strip**: "

@@ -82,7 +82,7 @@ def tile(batch) -> np.ndarray:
 restore(PARAMS)
 st.title("Masked autoencoder (MAE)")
 figure_slot = presenter.main_figure()  # the image, masked and filled
-st.markdown(
+presenter.folded().markdown(  # the intro: folded away in presenter mode
     "An MAE hides most of an image's patches, encodes the few that stay visible, and trains a "
     "decoder to rebuild the hidden pixels; its loss is the **MSE on the masked patches only**. "
     "The benchmarks it must beat learn nothing: **interpolation** fills each hole smoothly "

@@ -104,7 +104,7 @@ def score_chart(recs: list) -> go.Figure:
 restore(PARAMS)
 st.title("Which self-supervised method?")
 figure_slot = presenter.main_figure()  # the first choice and the scores
-st.markdown(
+presenter.folded().markdown(  # the intro: folded away in presenter mode
     "Describe the project; a transparent rule book (`lesson.picker`) ranks six options: "
     "DINOv2 off the shelf, supervised fine-tuning, MAE, DINO, SimCLR and MoCo. Every point of a "
     "score comes from a rule that cites a published number (the papers' ImageNet results, not "

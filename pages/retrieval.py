@@ -68,7 +68,7 @@ def heat_figure(image: np.ndarray, heat: np.ndarray, *, title: str) -> go.Figure
 restore(PARAMS)
 st.title("Retrieval")
 figure_slot = presenter.main_figure()  # the neighbours found by each encoder
-st.markdown(
+presenter.folded().markdown(  # the intro: folded away in presenter mode
     "Give an encoder a query image and it returns the gallery images whose features point the "
     "same way (highest **cosine similarity**). No labels are used: whether the neighbours share "
     "the query's class says what the features learned to care about."

@@ -7,13 +7,35 @@ yields a frame (whatever ``frame(step, loss, done=...)`` measures) before the fi
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ssl_core.train import Trainer
+from ssl_core.train import TrainConfig, Trainer
 
-__all__ = ["Frame", "framed_steps"]
+__all__ = ["Frame", "framed_steps", "live_train_config"]
+
+
+def live_train_config(recipe: Any, *, method: str, method_config: Any,
+                      backbone_kwargs: dict[str, Any], steps: int) -> TrainConfig:
+    """The :class:`~ssl_core.train.TrainConfig` of a live run of ``steps`` optimiser steps on
+    the bundled data, on the CPU: ``recipe`` gives ``backbone``, ``batch_size``, ``lr``,
+    ``warmup_steps`` (capped at ``steps``) and ``seed``; ``method_config`` is the method's config
+    dataclass. Raises ValueError with the library's message for a bad setting."""
+    return TrainConfig(
+        method=method,
+        backbone=recipe.backbone,
+        backbone_kwargs=backbone_kwargs,
+        method_config=dataclasses.asdict(method_config),
+        data="bundled",
+        steps=steps,
+        batch_size=recipe.batch_size,
+        lr=recipe.lr,
+        warmup_steps=min(recipe.warmup_steps, steps),
+        seed=recipe.seed,
+        accelerator="cpu",
+    )
 
 Frame = Callable[..., dict[str, Any]]  # frame(step, loss, *, done) -> a JSON-ready dict
 

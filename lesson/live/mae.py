@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from lesson.live.dino import check_positive
-from lesson.live.framed import framed_steps
+from lesson.live.framed import framed_steps, live_train_config
 from ssl_core.images import images_to_batch
 from ssl_core.losses.mae import masked_patch_errors
 from ssl_core.masking import biharmonic_masked, make_mask, mask_to_image
@@ -65,20 +65,10 @@ class LiveMAEConfig:
 
         method = MAEConfig(mask_ratio=self.mask_ratio, decoder_dim=self.decoder_dim,
                            decoder_depth=self.decoder_depth, decoder_heads=self.decoder_heads)
-        return TrainConfig(
-            method="mae",
-            backbone=self.backbone,
-            backbone_kwargs={"depth": self.depth, "embed_dim": self.embed_dim,
-                             "num_heads": self.num_heads},
-            method_config=dataclasses.asdict(method),
-            data="bundled",
-            steps=steps,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            warmup_steps=min(self.warmup_steps, steps),
-            seed=self.seed,
-            accelerator="cpu",
-        )
+        return live_train_config(self, method="mae", method_config=method, steps=steps,
+                                 backbone_kwargs={"depth": self.depth,
+                                                  "embed_dim": self.embed_dim,
+                                                  "num_heads": self.num_heads})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""

@@ -31,7 +31,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
 from lesson.live.dino import check_positive
-from lesson.live.framed import framed_steps
+from lesson.live.framed import framed_steps, live_train_config
 from ssl_core.train import TrainConfig, Trainer
 
 __all__ = [
@@ -103,19 +103,8 @@ class LiveSimCLRConfig:
 
         method = SimCLRConfig(proj_hidden_dim=self.proj_hidden_dim,
                               proj_out_dim=self.proj_out_dim, temperature=self.temperature)
-        return TrainConfig(
-            method="simclr",
-            backbone=self.backbone,
-            backbone_kwargs=self.backbone_kwargs(),
-            method_config=dataclasses.asdict(method),
-            data="bundled",
-            steps=steps,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            warmup_steps=min(self.warmup_steps, steps),
-            seed=self.seed,
-            accelerator="cpu",
-        )
+        return live_train_config(self, method="simclr", method_config=method, steps=steps,
+                                 backbone_kwargs=self.backbone_kwargs())
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""

@@ -87,9 +87,23 @@ def page_path(page: str) -> str:
     return f"../pages/{page}.py"
 
 
+ARRIVED_KEY = "_tour_arrived"  # session flag: the next tour page scrolls to its top once
+# The browser keeps the main area's scroll offset across st.switch_page: a click on "Start the
+# tour" low on Home opened step 1 scrolled down by the same amount, its figure half off a
+# projector. Run once on arrival (not on the page's later reruns, which must keep the place).
+SCROLL_TO_TOP = """<script>
+for (const delay of [0, 100, 400]) setTimeout(() => {
+  window.scrollTo(0, 0);
+  const main = '[data-testid="stMain"], [data-testid="stAppViewContainer"]';
+  for (const el of document.querySelectorAll(main)) el.scrollTop = 0;
+}, delay);
+</script>"""
+
+
 def go(index: int) -> None:
     """Open step ``index`` (0-based): its page, fresh, with its preset in the URL."""
     start_fresh()
+    st.session_state[ARRIVED_KEY] = True
     st.switch_page(page_path(STEPS[index].page),
                    query_params=step_query(index, presenting=presenter.on()))
 
@@ -121,3 +135,5 @@ def tour_bar(page: str) -> None:
             if st.button("Back", key="tour_previous", icon=":material/arrow_back:",
                          disabled=index == 0, type="tertiary"):
                 go(index - 1)
+        if st.session_state.pop(ARRIVED_KEY, False):
+            st.sidebar.html(SCROLL_TO_TOP, unsafe_allow_javascript=True)  # no gap in the page

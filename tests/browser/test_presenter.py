@@ -148,6 +148,10 @@ def test_reset_restores_every_default(projector: Any, route: Any) -> None:
 def test_the_tour_walks_the_lesson_with_next(projector: Any, screenshot_dir: Path) -> None:
     app = projector
     app.open("/?presenter=true")
+    # a teacher scrolls Home down to the lesson path: the browser would keep that offset on the
+    # step's page (app/tour.py scrolls it back to the top once on arrival)
+    app.page.evaluate("() => document.querySelectorAll('[data-testid=\"stMain\"]')"
+                      ".forEach(el => el.scrollTo(0, el.scrollHeight))")
     app.click_button("Start the tour")
     for index, step in enumerate(STEPS):
         what = f"tour step {index + 1} ({step.page})"

@@ -24,9 +24,9 @@ __all__ = ["default_source", "photo_note", "ratio_study", "speedup"]
 
 def default_source() -> str:
     """The image source the page opens on: a photo only where the colour MAE was measured to
-    beat both classical fills (biharmonic inpainting and interpolation) on photos it never saw (``lesson...mae_photos.opening_source``);
-    Fashion-MNIST when it was not, or when that is not measured (nothing drawn here: the page's
-    parameters are built before its title)."""
+    beat both classical fills (biharmonic inpainting and interpolation) on photos it never saw
+    (``lesson...mae_photos.opening_source``); Fashion-MNIST when it was not, or when that is not
+    measured (nothing drawn here: the page's parameters are built before its title)."""
     try:
         return opening_source(MaePhotosResult.load())
     except (ResultMissingError, ValueError, IndexError):  # unmeasured, unreadable, inconsistent

@@ -13,18 +13,20 @@ from app.predict import exercise
 from app.text import public
 from lesson.experiments.hard_exercise import HardExerciseResult
 from lesson.experiments.probe_table import ProbeTableResult
-from lesson.figures.probe import hard_caption, hard_rows
-from lesson.probe_report import FULL_PROBE_COMMAND, ProbeReport
+from lesson.figures.probe import full_protocol_rows, hard_caption, hard_rows
+from lesson.probe_report import FULL_PROBE_COMMAND, ProbeReport, load_all
 from lesson.results import ResultFormatError, ResultMissingError
 from lesson.verdicts import (
     finetune_verdict,
+    full_protocol_verdict,
     hard_exercise_verdict,
     probe_columns,
     probe_table_verdict,
 )
 from ssl_core import paths
 
-__all__ = ["show_finetune", "show_hard_exercise", "show_probe_table", "show_skill"]
+__all__ = ["show_finetune", "show_full_protocol", "show_hard_exercise", "show_probe_table",
+           "show_skill"]
 
 SKILL = ("outputs", "skill-linear-probe-runner.md")
 
@@ -46,6 +48,29 @@ def show_probe_table() -> None:
     st.caption(f"{result.protocol.get('summary', '')}. Made by `python3 -m "
                "lesson.experiments.probe_table`.")
     verdict(lambda: probe_table_verdict(result))
+
+
+def show_full_protocol() -> None:
+    """Every bundled encoder under the full protocol (``outputs/probe-full``): 60,000 labelled
+    train images, 10,000 test images, fine-tuning beside training from scratch, and the verdict
+    against raw pixels."""
+    st.subheader("The full Fashion-MNIST protocol (measured)")
+    reports, problems = load_all()
+    for problem in problems:
+        st.info(f"A full-protocol report could not be read: {public(problem)}",
+                icon=":material/info:")
+    if not reports:
+        if not problems:
+            st.info(f"Not measured yet: the reports are written by `{FULL_PROBE_COMMAND}`.",
+                    icon=":material/info:")
+        return
+    st.dataframe(full_protocol_rows(reports), hide_index=True, key="lp_full_protocol")
+    data = reports[0].evaluation.get("data", "")
+    st.caption(f"{data}. kNN and linear probes on frozen features; the end-to-end column is the "
+               "encoder fine-tuned on the labels (its random-init row: the same recipe from "
+               f"scratch). Made by `{FULL_PROBE_COMMAND}` (outputs/probe-full/); the table "
+               "above this one uses the app's 20,000-image subset.")
+    verdict(lambda: full_protocol_verdict(reports))
 
 
 def show_finetune() -> None:

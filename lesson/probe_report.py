@@ -1,10 +1,10 @@
 """The report ``python3 -m ssl_core.probe --protocol full`` writes (``probe-<name>.json``), typed.
 
-``outputs/probe-full/probe-simclr.json`` is the bundled SimCLR under the whole protocol: kNN and
+``outputs/probe-full/probe-<name>.json`` is a bundled encoder under the whole protocol: kNN and
 linear probes on the full Fashion-MNIST beside random init and raw pixels, and end-to-end
 fine-tuning on 1,000 labels against the same network trained from scratch. The linear-probe page
-shows it through :class:`ProbeReport` (:meth:`ProbeReport.load`), so a file of the wrong shape
-fails in one place with one message.
+shows them through :class:`ProbeReport` (:meth:`ProbeReport.load`, :func:`load_all`), so a file
+of the wrong shape fails in one place with one message.
 """
 
 from __future__ import annotations
@@ -17,17 +17,45 @@ from typing import Any
 from lesson.results import Record, ResultFormatError, ResultMissingError
 from ssl_core import paths
 
-__all__ = ["FULL_PROBE_COMMAND", "FinetuneReport", "ProbeReport", "ReportRow",
-           "full_probe_path"]
+__all__ = ["FULL_PROBE_COMMAND", "FULL_PROBE_NAMES", "FinetuneReport", "ProbeReport",
+           "ReportRow", "full_probe_dir", "full_probe_path", "load_all"]
 
+# The bundled encoders the full protocol is run on, in the order the page lists them.
+FULL_PROBE_NAMES = ("simclr", "dino", "mae", "unet_mae")
 FULL_PROBE_COMMAND = ("OMP_NUM_THREADS=1 python3 -m ssl_core.probe --checkpoint "
-                      "assets/checkpoints/simclr --protocol full --out outputs/probe-full")
+                      + " ".join(f"assets/checkpoints/{n}" for n in FULL_PROBE_NAMES)
+                      + " --protocol full --out outputs/probe-full")
 
 
-def full_probe_path() -> Path | None:
-    """``<checkout>/outputs/probe-full/probe-simclr.json``; None outside a checkout."""
+def full_probe_dir() -> Path | None:
+    """``<checkout>/outputs/probe-full``; None outside a checkout."""
     root = paths.checkout_root()
-    return root / "outputs" / "probe-full" / "probe-simclr.json" if root else None
+    return root / "outputs" / "probe-full" if root else None
+
+
+def full_probe_path(name: str = "simclr") -> Path | None:
+    """``<checkout>/outputs/probe-full/probe-<name>.json``; None outside a checkout."""
+    folder = full_probe_dir()
+    return folder / f"probe-{name}.json" if folder else None
+
+
+def load_all(folder: str | Path | None = None) -> tuple[list[ProbeReport], list[str]]:
+    """Every ``probe-*.json`` report in ``folder`` (default :func:`full_probe_dir`), the bundled
+    names first in :data:`FULL_PROBE_NAMES` order, then any others by name; and one message per
+    file that could not be read (the readable ones are still returned)."""
+    folder = Path(folder) if folder is not None else full_probe_dir()
+    if folder is None or not folder.is_dir():
+        return [], []
+    order = {name: i for i, name in enumerate(FULL_PROBE_NAMES)}
+    files = sorted(folder.glob("probe-*.json"),
+                   key=lambda f: (order.get(f.stem.removeprefix("probe-"), len(order)), f.name))
+    reports, problems = [], []
+    for path in files:
+        try:
+            reports.append(ProbeReport.load(path))
+        except (ResultFormatError, ValueError) as error:
+            problems.append(f"{path.name}: {error}")
+    return reports, problems
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,8 +15,9 @@ from lesson.experiments.infonce_tau import InfonceTauResult
 from lesson.experiments.probe_table import ProbeTableResult
 from lesson.probe_report import ProbeReport
 
-__all__ = ["HardPair", "dino_verdict", "finetune_verdict", "hard_exercise_verdict", "hard_pairs",
-           "probe_columns", "probe_table_verdict", "tau_verdict"]
+__all__ = ["METHOD_NAMES", "HardPair", "dino_verdict", "finetune_verdict",
+           "full_protocol_verdict", "hard_exercise_verdict", "hard_pairs", "probe_columns",
+           "probe_table_verdict", "tau_verdict"]
 
 METHOD_NAMES = {"simclr": "SimCLR", "dino": "DINO", "mae": "MAE", "unet_mae": "U-Net MAE"}
 HardPair = tuple[int, float, float]  # (epochs, MAE + probe accuracy, supervised accuracy)
@@ -169,6 +170,45 @@ def finetune_verdict(report: ProbeReport) -> str:
     verdict = ("pretraining pays off when the labels are few" if gain > 0
                else "with these labels pretraining does not pay off")
     return sentence + f": {verdict}."
+
+
+def full_protocol_verdict(reports: list[ProbeReport]) -> str:
+    """Which encoders beat raw pixels on the full protocol's kNN k=200 and all-label linear probe,
+    and what fine-tuning on few labels adds over training from scratch, from the reports."""
+    keys = ("knn_k200", "linear_all")
+    raw = next((r.row("raw_pixels") for r in reports if r.row("raw_pixels") is not None), None)
+    both, some, neither = [], [], []
+    for report in reports:
+        row = report.row("pretrained")
+        if raw is None or row is None or not all(k in row.results and k in raw.results
+                                                 for k in keys):
+            continue
+        name = METHOD_NAMES.get(report.method or "", report.method or report.name)
+        wins = [row.results[k].value > raw.results[k].value for k in keys]
+        knn, pixels = row.results["knn_k200"].value, raw.results["knn_k200"].value
+        entry = f"{name} ({_pct(knn)} vs {_pct(pixels)} on kNN k=200)"
+        (both if all(wins) else some if any(wins) else neither).append(entry)
+    if not (both or some or neither):
+        return "These reports lack the kNN k=200, linear or raw-pixel rows: no verdict."
+    sentences = []
+    if both:
+        sentences.append(f"On the full protocol {_join(both)} beat{'s' if len(both) == 1 else ''}"
+                         " raw pixels on both kNN k=200 and the all-label linear probe.")
+    if some:
+        sentences.append(f"{_join(some)} beat{'s' if len(some) == 1 else ''} raw pixels on one "
+                         "of the two only.")
+    if neither:
+        sentences.append(f"Raw pixels beat {_join(neither)} on both: that pretraining has not "
+                         "learned more than the pixels already hold.")
+    gains = [(METHOD_NAMES.get(r.method or "", r.method or r.name),
+              (r.finetune.fine_tuned.accuracy - r.finetune.scratch.accuracy) * 100)
+             for r in reports if r.finetune is not None]
+    if gains:
+        n = next(r.finetune.n_labels for r in reports if r.finetune is not None)
+        parts = [f"{name} {gain:+.1f}" for name, gain in gains]
+        sentences.append(f"Fine-tuned end to end on {n:,} labels, minus the same network "
+                         f"trained from scratch on them (points): {', '.join(parts)}.")
+    return " ".join(sentences)
 
 
 def tau_verdict(result: InfonceTauResult) -> str:

@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from lesson.experiments.hard_exercise import HardExerciseResult
+from lesson.probe_report import ProbeReport
+from lesson.verdicts import METHOD_NAMES
 
-__all__ = ["IMAGENET_LINEAR_PROBE", "TRAIN_PER_CLASS", "hard_caption", "hard_rows",
-           "labels_per_class", "live_records"]
+__all__ = ["END_TO_END", "IMAGENET_LINEAR_PROBE", "TRAIN_PER_CLASS", "full_protocol_rows",
+           "hard_caption", "hard_rows", "labels_per_class", "live_records"]
 
 TRAIN_PER_CLASS = 2000  # the bundled training subset: 20,000 images, 2,000 per class
 
@@ -52,3 +54,50 @@ def live_records(encoder: str, labels: str, row: Mapping[str, Any]) -> list[dict
     return [{"encoder": encoder, "labels_per_class": labels, "n_train": row["n_train"],
              "seed": s, "accuracy": a}
             for s, a in zip(row["seeds"], row["accuracies"], strict=True)]
+
+
+END_TO_END = "end to end, {n:,} labels"  # heading of the fine-tuning / from-scratch column
+
+
+def full_protocol_rows(reports: list[ProbeReport]) -> list[dict[str, Any]]:
+    """Every full-protocol report as one table: each pretrained encoder, then its random-init
+    twin, raw pixels once at the end (the same in every report). Cells are formatted accuracies;
+    a column a report lacks is blank. The end-to-end column holds the fine-tuned accuracy on a
+    pretrained row and the from-scratch accuracy (same recipe, same labels) on its random-init
+    row, so the two read one above the other."""
+    headings: dict[str, str] = {}
+    for report in reports:
+        for row in report.rows:
+            for key, cell in row.results.items():
+                headings.setdefault(key, cell.column)
+    n_labels = next((r.finetune.n_labels for r in reports if r.finetune is not None), None)
+    end_to_end = END_TO_END.format(n=n_labels) if n_labels is not None else None
+
+    def formatted(label: str, row: Any, tuned: float | None) -> dict[str, Any]:
+        cells = {heading: (f"{row.results[key].value:.1%}" if key in row.results else "")
+                 for key, heading in headings.items()}
+        if end_to_end is not None:
+            cells[end_to_end] = f"{tuned:.1%}" if tuned is not None else ""
+        return {"encoder": label} | cells
+
+    table, seen, raw = [], set(), None
+    for report in reports:
+        ft = report.finetune
+        method = METHOD_NAMES.get(report.method or "", report.method or report.name)
+        for row in report.rows:
+            if row.kind == "raw_pixels":
+                raw = raw or row
+                continue
+            if row.encoder in seen:
+                continue
+            seen.add(row.encoder)
+            if row.kind == "pretrained":
+                step = f", step {report.step:,}" if report.step is not None else ""
+                label = f"{method} · {report.backbone}{step}"
+                table.append(formatted(label, row, ft.fine_tuned.accuracy if ft else None))
+            else:
+                label = f"{report.backbone or row.encoder}, random init (as in {method})"
+                table.append(formatted(label, row, ft.scratch.accuracy if ft else None))
+    if raw is not None:
+        table.append(formatted("raw pixels (no network)", raw, None))
+    return table

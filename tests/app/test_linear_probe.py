@@ -153,6 +153,11 @@ def test_probe_table_and_fine_tuning_have_verdicts(tiny, open_page, clean):
                for v in verdicts)
     # fine-tuning vs scratch from outputs/probe-full (bundled with the checkout)
     assert any("Fine-tuning the pretrained SimCLR on 1,000 labels" in v for v in verdicts)
+    # every bundled encoder under the full protocol (outputs/probe-full), raw pixels last
+    full = next(d.value for d in at.dataframe if "end to end, 1,000 labels" in d.value.columns)
+    assert full["encoder"].iloc[0].startswith("SimCLR · cnn_base_28")
+    assert full["encoder"].iloc[-1] == "raw pixels (no network)"
+    assert any(v.startswith("**Verdict.** On the full protocol") for v in verdicts)
     assert any("skill-linear-probe-runner.md" in e.label for e in at.expander)
 
 

@@ -3,9 +3,17 @@ missing or malformed one is a message naming the command that writes it."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from lesson.probe_report import FULL_PROBE_COMMAND, ProbeReport, full_probe_path
+from lesson.probe_report import (
+    FULL_PROBE_COMMAND,
+    FULL_PROBE_NAMES,
+    ProbeReport,
+    full_probe_path,
+    load_all,
+)
 from lesson.results import ResultFormatError, ResultMissingError
 
 
@@ -34,3 +42,25 @@ def test_a_malformed_report_is_a_format_error(tmp_path, text, match):
     path.write_text(text)
     with pytest.raises(ResultFormatError, match=match):
         ProbeReport.load(path)
+
+
+def _write(folder, name, **extra):
+    (folder / f"probe-{name}.json").write_text(json.dumps({
+        "name": name, "method": name, "rows": [
+            {"encoder": name, "kind": "pretrained",
+             "results": {"knn_k200": {"column": "kNN k=200", "value": 0.8}}}]} | extra))
+
+
+def test_load_all_reads_every_report_bundled_names_first(tmp_path):
+    for name in ("zeta", "mae", "simclr", "dino"):
+        _write(tmp_path, name)
+    (tmp_path / "probe-broken.json").write_text("{not json")
+    reports, problems = load_all(tmp_path)
+    assert [r.name for r in reports] == ["simclr", "dino", "mae", "zeta"]
+    assert len(problems) == 1 and problems[0].startswith("probe-broken.json: ")
+    assert load_all(tmp_path / "absent") == ([], [])
+
+
+def test_the_command_names_every_bundled_encoder():
+    for name in FULL_PROBE_NAMES:
+        assert f"assets/checkpoints/{name} " in FULL_PROBE_COMMAND

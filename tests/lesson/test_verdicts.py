@@ -10,6 +10,7 @@ from lesson.probe_report import ProbeReport
 from lesson.verdicts import (
     dino_verdict,
     finetune_verdict,
+    full_protocol_verdict,
     hard_exercise_verdict,
     hard_pairs,
     probe_table_verdict,
@@ -111,3 +112,37 @@ def test_dino_verdict_names_what_stayed_healthy():
     assert text.startswith("After 300 steps, only healthy stayed healthy.")
     assert "no_centering → collapsed to a constant at step 14." in text
     assert "no variant stayed healthy" in dino_verdict(dino({"a": "collapsed to uniform: x"}))
+
+
+def full(name: str, knn: float, linear: float, tuned: float, scratch: float) -> ProbeReport:
+    """A full-protocol report of ``name`` with raw pixels at kNN 0.79 / linear 0.835."""
+    def cells(k: float, lin: float) -> dict:
+        return {"knn_k200": {"column": "kNN k=200", "value": k},
+                "linear_all": {"column": "linear, all", "value": lin}}
+    return ProbeReport.from_json({
+        "name": name, "method": name, "backbone": "net", "step": 100, "rows": [
+            {"encoder": f"{name} net", "kind": "pretrained", "results": cells(knn, linear)},
+            {"encoder": f"net random {name}", "kind": "random_init",
+             "results": cells(0.7, 0.8)},
+            {"encoder": "raw pixels", "kind": "raw_pixels", "results": cells(0.79, 0.835)}],
+        "finetune": {"n_labels": 1000, "fine_tuned": {"accuracy": tuned},
+                     "scratch": {"accuracy": scratch}}})
+
+
+def test_full_protocol_verdict_sorts_encoders_by_whether_they_beat_raw_pixels():
+    reports = [full("simclr", 0.845, 0.889, 0.853, 0.787), full("dino", 0.635, 0.78, 0.7, 0.75),
+               full("mae", 0.80, 0.80, 0.86, 0.80)]
+    said = full_protocol_verdict(reports)
+    assert "SimCLR (84.5% vs 79.0% on kNN k=200) beats raw pixels on both" in said
+    assert "MAE (80.0% vs 79.0% on kNN k=200) beats raw pixels on one of the two only" in said
+    assert "Raw pixels beat DINO (63.5% vs 79.0% on kNN k=200) on both" in said
+    assert "SimCLR +6.6, DINO -5.0, MAE +6.0" in said
+    flipped = full_protocol_verdict([full("dino", 0.85, 0.9, 0.8, 0.7)])
+    assert "DINO (85.0% vs 79.0% on kNN k=200) beats raw pixels on both" in flipped
+    assert "Raw pixels beat" not in flipped and "DINO +10.0" in flipped
+
+
+def test_full_protocol_verdict_without_the_columns_says_so():
+    bare = ProbeReport.from_json({"name": "x", "rows": [
+        {"encoder": "x", "kind": "pretrained", "results": {}}]})
+    assert "no verdict" in full_protocol_verdict([bare])

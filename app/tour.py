@@ -52,7 +52,7 @@ STEPS: tuple[Step, ...] = (
          {"dino_centering": "false", "dino_shown": "no_centering"}),
     Step("mae", "Masked autoencoder",
          "With 90 % of the patches hidden interpolation can only blur the holes while the MAE "
-         "still draws a garment; then read the error curves: at 15 % interpolation wins.",
+         "still draws a garment; then read the error curves: at which ratio is its lead largest?",
          {"mae_ratio": "0.9"}),
     Step("linear_probe", "Linear probe",
          "Read the curves at 1 to 10 labels per class: how far above raw pixels does each "

@@ -8,8 +8,9 @@ Every method follows one protocol, :class:`Method`:
   ``forward_features(x) -> (B, D)``: the backbone, except DINO's teacher backbone);
 - ``training_step(batch) -> (loss, metrics)``: a scalar loss with grad and a dict of floats;
   ``forward`` is the same call, so DDP / Fabric wrappers sync gradients;
-- ``trainable_parameters()``, ``on_train_step_end(step, total_steps) -> dict`` (DINO's teacher
-  EMA) and ``set_epoch(epoch)`` (DINO's teacher-temperature warm-up).
+- ``trainable_parameters()``, ``on_before_optimizer_step()`` (DINO's frozen last layer),
+  ``on_train_step_end(step, total_steps) -> dict`` (DINO's teacher EMA) and ``set_epoch(epoch)``
+  (DINO's teacher-temperature warm-up and last-layer freeze).
 
 Batches (float32 images in [0, 1], already augmented; a trailing labels tensor is ignored):
 simclr ``(x1, x2)``; dino ``[g1, g2, l1, ..., lK]`` (global crops first); mae and unet_mae ``x``.
@@ -87,6 +88,8 @@ class Method(Protocol):
     def training_step(self, batch: Any) -> tuple[Tensor, dict[str, float]]: ...
 
     def trainable_parameters(self) -> list[nn.Parameter]: ...
+
+    def on_before_optimizer_step(self) -> None: ...
 
     def on_train_step_end(self, step: int, total_steps: int) -> dict[str, float]: ...
 

@@ -35,6 +35,10 @@ class MethodBase(nn.Module):
         """Everything that requires grad."""
         return [p for p in self.parameters() if p.requires_grad]
 
+    def on_before_optimizer_step(self) -> None:
+        """Nothing to change in the gradients (after backward, before clipping and the step)
+        unless the method says so."""
+
     def on_train_step_end(self, step: int, total_steps: int) -> dict[str, float]:
         """Nothing to do after an optimiser step unless the method keeps EMA state."""
         return {}

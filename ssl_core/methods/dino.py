@@ -65,6 +65,11 @@ class DINOConfig:
     momentum_base: float = 0.996
     momentum_final: float = 1.0
     n_global: int = 2  # leading views that are global crops: the teacher sees only these
+    # Epochs during which the student head's last layer (the prototypes) gets no update, as the
+    # official --freeze_last_layer (default 1 there): while the rest of the network is random,
+    # prototypes that move freely can settle where every image scores the same, and the pair
+    # collapses to uniform. 0 = never frozen.
+    freeze_last_layer_epochs: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("out_dim", "head_hidden_dim", "head_bottleneck_dim", "head_layers"):
@@ -81,6 +86,10 @@ class DINOConfig:
         for name in ("momentum_base", "momentum_final"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]; got {getattr(self, name)}")
+        if not self.freeze_last_layer_epochs >= 0:
+            raise ValueError(
+                f"freeze_last_layer_epochs must be >= 0; got {self.freeze_last_layer_epochs!r}"
+            )
         if self.momentum_base > self.momentum_final:
             raise ValueError(
                 f"momentum_base ({self.momentum_base}) must be <= momentum_final "
@@ -264,6 +273,18 @@ class DINO(MethodBase):
         return cosine_momentum(
             step, total_steps, base=self.config.momentum_base, final=self.config.momentum_final
         )
+
+    def last_layer_frozen(self) -> bool:
+        """Whether the student head's last layer is frozen at the current epoch."""
+        return self.epoch < self.config.freeze_last_layer_epochs
+
+    def on_before_optimizer_step(self) -> None:
+        """Drop the gradients of the student head's last layer while it is frozen
+        (``freeze_last_layer_epochs``), as the official ``cancel_gradients_last_layer``: AdamW
+        then skips those parameters (no step, no weight decay)."""
+        if self.last_layer_frozen():
+            for param in self.student.head.last_layer.parameters():
+                param.grad = None
 
     @torch.no_grad()
     def on_train_step_end(self, step: int, total_steps: int) -> dict[str, float]:

@@ -216,6 +216,7 @@ class Trainer:
                 torch.cuda.manual_seed(seed)
             loss, method_metrics = self.model(batch)  # forward == training_step (DDP syncs)
             self.runtime.backward(loss)
+            self.method.on_before_optimizer_step()
             grad_norm = None
             if self.config.grad_clip is not None:
                 grad_norm = self.runtime.clip_gradients(self.model, self.optimizer,

@@ -53,6 +53,7 @@ def views() -> list[torch.Tensor]:
         ({"out_dim": 0}, "out_dim must be a positive int"),
         ({"teacher_temp": -0.04}, "teacher_temp must be a positive finite temperature"),
         ({"center_momentum": 2.0}, r"center_momentum must be in \[0, 1\]"),
+        ({"freeze_last_layer_epochs": -1}, "freeze_last_layer_epochs must be >= 0"),
     ],
 )
 def test_config_rejects_bad_values(fields: dict[str, object], match: str) -> None:
@@ -280,3 +281,24 @@ def test_forward_is_training_step(views: list[torch.Tensor]) -> None:
     a, _ = method(views)
     b, _ = method.training_step(views)
     assert torch.equal(a, b)
+
+
+def test_last_layer_gradients_are_dropped_while_frozen(views: list[torch.Tensor]) -> None:
+    """As the official cancel_gradients_last_layer: during the first freeze_last_layer_epochs
+    the prototypes get no gradient; the rest of the student does, and after it they do too."""
+    method = tiny_dino(freeze_last_layer_epochs=1.0, norm_last_layer=False)
+    last = list(method.student.head.last_layer.parameters())
+    for epoch, frozen in ((0.0, True), (0.99, True), (1.0, False)):
+        method.set_epoch(epoch)
+        method.zero_grad(set_to_none=True)
+        loss, _ = method.training_step(views)
+        loss.backward()
+        method.on_before_optimizer_step()
+        assert method.last_layer_frozen() is frozen
+        assert all((p.grad is None) is frozen for p in last)
+        assert method.student.head.mlp[0].weight.grad is not None
+    unfrozen = tiny_dino()  # default 0: never frozen
+    loss, _ = unfrozen.training_step(views)
+    loss.backward()
+    unfrozen.on_before_optimizer_step()
+    assert unfrozen.student.head.last_layer.parametrizations.weight.original1.grad is not None

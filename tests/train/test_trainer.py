@@ -422,3 +422,21 @@ def test_a_given_method_module_is_trained_in_place() -> None:
     with pytest.raises(ValueError, match="config.method is 'dino' but the given module is a "
                                          "'mae' method"):
         Trainer(tiny_config("dino"), dataset=tiny_dataset(), method=method)
+
+
+def test_dino_last_layer_stays_put_while_frozen_then_trains():
+    """The trainer calls the method's hook between backward and the optimiser step: with the
+    last layer frozen for the first epoch (6 steps of 8 out of 48 images), the prototypes are
+    unchanged after that epoch and move in the next one."""
+    cfg = tiny_config("dino", steps=12, method_config=TINY_METHOD["dino"]
+                      | {"freeze_last_layer_epochs": 1.0})
+    run = Trainer(cfg, dataset=tiny_dataset())
+    weight = run.method.student.head.last_layer.parametrizations.weight.original1
+    start = weight.detach().clone()
+    steps = run.steps()
+    for _ in range(6):
+        next(steps)
+    assert torch.equal(weight.detach(), start)
+    for _ in steps:
+        pass
+    assert not torch.equal(weight.detach(), start)

@@ -37,6 +37,8 @@ from lesson.experiments.label_efficiency import LabelEfficiencyResult  # noqa: E
 from lesson.experiments.mae_ratio import MaeBlock, MaeRatioResult  # noqa: E402
 from lesson.experiments.probe_table import ProbeTableResult  # noqa: E402
 from lesson.experiments.simclr_batch import SimclrBatchResult  # noqa: E402
+from lesson.figures.probe import full_protocol_rows  # noqa: E402
+from lesson.probe_report import FULL_PROBE_COMMAND, floor_checks, load_all  # noqa: E402
 from lesson.results import (  # noqa: E402
     Provenance,
     Result,
@@ -443,13 +445,39 @@ def checkpoints_section(directory: Path) -> list[str]:
     return lines
 
 
+def full_protocol_section(directory: Path) -> list[str]:
+    """The full-protocol reports (``ssl_core.probe --protocol full``) as one table, and the
+    issue's floors checked against them."""
+    from lesson.verdicts import full_protocol_verdict
+
+    reports, problems = load_all(directory)
+    lines = [f"- `{problem}` could not be read" for problem in problems]
+    if not reports:
+        return lines + [f"Not measured yet: run `{FULL_PROBE_COMMAND}`."]
+    rows = full_protocol_rows(reports)
+    header = list(rows[0])
+    lines += [f"{reports[0].evaluation.get('data', '')}; from `{_show(directory)}`, written by "
+              f"`{FULL_PROBE_COMMAND}`. The end-to-end column: fine-tuned from the pretrained "
+              "weights on a pretrained row, the same recipe from scratch on its random-init row.",
+              ""]
+    lines += table(header, [[row[h] for h in header] for row in rows],
+                   align="l" + "r" * (len(header) - 1))
+    lines += ["", full_protocol_verdict(reports), "", "Floors of issue 13, from these numbers:",
+              ""]
+    marks = {True: "met", False: "**not met**", None: "not measured"}
+    lines += [f"- {c.floor}: {c.numbers} -> {marks[c.met]}" for c in floor_checks(reports)]
+    return lines
+
+
 # --------------------------------------------------------------------------------------------
 # the report
 # --------------------------------------------------------------------------------------------
 
 
-def build_report(results_dir: Path, out_dir: Path, checkpoints_dir: Path) -> Path:
-    """Write ``out_dir/results.md`` and ``out_dir/figures/*.png``; returns the Markdown path."""
+def build_report(results_dir: Path, out_dir: Path, checkpoints_dir: Path,
+                 probe_dir: Path | None = None) -> Path:
+    """Write ``out_dir/results.md`` and ``out_dir/figures/*.png``; returns the Markdown path.
+    ``probe_dir`` holds the full-protocol reports [``out_dir/probe-full``]."""
     figures_dir = out_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     md = ["# Measured results", "",
@@ -459,6 +487,8 @@ def build_report(results_dir: Path, out_dir: Path, checkpoints_dir: Path) -> Pat
           "times were measured on a shared CPU, so they are indicative.", "",
           "## Bundled checkpoints", ""]
     md += checkpoints_section(checkpoints_dir)
+    md += ["", "## The full Fashion-MNIST protocol (60,000 train, 10,000 test)", ""]
+    md += full_protocol_section(probe_dir if probe_dir is not None else out_dir / "probe-full")
     for kind, title, render in SECTIONS:
         name = kind.NAME
         md += ["", f"## {title}", ""]
@@ -527,8 +557,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="writes OUT/results.md and OUT/figures/*.png [outputs]")
     parser.add_argument("--checkpoints", default=str(paths.checkpoints_dir()),
                         help="folder of bundled checkpoints [assets/checkpoints]")
+    parser.add_argument("--probe-dir", default=None,
+                        help="full-protocol reports of ssl_core.probe [OUT/probe-full]")
     args = parser.parse_args(argv)
-    path = build_report(Path(args.results_dir), Path(args.out), Path(args.checkpoints))
+    path = build_report(Path(args.results_dir), Path(args.out), Path(args.checkpoints),
+                        Path(args.probe_dir) if args.probe_dir else None)
     print(f"wrote {path}")
     return 0
 

@@ -137,7 +137,37 @@ def test_every_result_missing_and_a_malformed_one(report: ModuleType, tmp_path: 
                  "dino_collapse", "hard_exercise"):
         assert f"Not measured yet: run `python3 -m lesson.experiments.{name}`." in md
     assert "`mae_ratio.json` does not have the expected shape" in md
+    assert "Not measured yet: run `OMP_NUM_THREADS=1 python3 -m ssl_core.probe" in md
     assert not any((tmp_path / "out" / "figures").iterdir())
+
+
+def test_full_protocol_section_and_the_issue_floors(report: ModuleType, tmp_path: Path) -> None:
+    probe = tmp_path / "out" / "probe-full"
+    probe.mkdir(parents=True)
+
+    def cells(knn: float, linear: float) -> dict:
+        return {"knn_k200": {"column": "kNN k=200", "value": knn},
+                "linear_all": {"column": "linear, all", "value": linear}}
+    for name, knn, linear, tuned in (("simclr", 0.851, 0.889, 0.853), ("mae", 0.75, 0.84, 0.80)):
+        (probe / f"probe-{name}.json").write_text(json.dumps({
+            "name": name, "method": name, "backbone": "net", "step": 7,
+            "evaluation": {"data": "FULL-DATA"}, "rows": [
+                {"encoder": f"{name} net", "kind": "pretrained", "results": cells(knn, linear)},
+                {"encoder": "raw pixels", "kind": "raw_pixels", "results": cells(0.788, 0.835)}],
+            "finetune": {"n_labels": 1000, "fine_tuned": {"accuracy": tuned},
+                         "scratch": {"accuracy": 0.78}}}))
+    report.main(["--results-dir", str(tmp_path / "none"), "--out", str(tmp_path / "out"),
+                 "--checkpoints", str(tmp_path)])
+    md = (tmp_path / "out" / "results.md").read_text()
+    for text in ("FULL-DATA", "| SimCLR · net, step 7 | 85.1% | 88.9% | 85.3% |",
+                 "| raw pixels (no network) | 78.8% | 83.5% |  |",
+                 "- SimCLR kNN k=200 >= 85%: 85.1% -> met",
+                 "- MAE linear (all labels) >= raw pixels: 84.0% vs raw pixels 83.5% -> met",
+                 "- MAE fine-tuned on 1,000 labels >= from scratch + 3 points: 80.0% vs from "
+                 "scratch 78.0% -> **not met**",
+                 "- DINO kNN k=200 >= raw pixels + 3 points: not measured vs raw pixels 78.8% "
+                 "-> not measured"):
+        assert text in md, text
 
 
 def test_checkpoint_table_comes_from_config_and_metrics(report: ModuleType,

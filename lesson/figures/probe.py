@@ -61,7 +61,8 @@ END_TO_END = "end to end, {n:,} labels"  # heading of the fine-tuning / from-scr
 
 def full_protocol_rows(reports: list[ProbeReport]) -> list[dict[str, Any]]:
     """Every full-protocol report as one table: each pretrained encoder, then its random-init
-    twin, raw pixels once at the end (the same in every report). Cells are formatted accuracies;
+    twin (each report's own: two reports on one backbone name may differ in pooling or input
+    scaling), raw pixels once at the end (the same in every report). Cells are formatted accuracies;
     a column a report lacks is blank. The end-to-end column holds the fine-tuned accuracy on a
     pretrained row and the from-scratch accuracy (same recipe, same labels) on its random-init
     row, so the two read one above the other."""
@@ -80,7 +81,7 @@ def full_protocol_rows(reports: list[ProbeReport]) -> list[dict[str, Any]]:
             cells[end_to_end] = f"{tuned:.1%}" if tuned is not None else ""
         return {"encoder": label} | cells
 
-    table, seen, raw = [], set(), None
+    table, raw = [], None
     for report in reports:
         ft = report.finetune
         method = METHOD_NAMES.get(report.method or "", report.method or report.name)
@@ -88,9 +89,6 @@ def full_protocol_rows(reports: list[ProbeReport]) -> list[dict[str, Any]]:
             if row.kind == "raw_pixels":
                 raw = raw or row
                 continue
-            if row.encoder in seen:
-                continue
-            seen.add(row.encoder)
             if row.kind == "pretrained":
                 step = f", step {report.step:,}" if report.step is not None else ""
                 label = f"{method} · {report.backbone}{step}"

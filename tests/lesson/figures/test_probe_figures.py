@@ -37,3 +37,11 @@ def test_rows_pretrained_then_twin_then_raw_pixels_once():
 
 def test_no_reports_no_rows():
     assert full_protocol_rows([]) == []
+
+
+def test_each_report_keeps_its_own_random_init_row():
+    """DINO and MAE both use vit_tiny_p4_28, with different pooling: two random-init rows."""
+    rows = full_protocol_rows([report("dino", "vit", 0.6, None), report("mae", "vit", 0.62, None)])
+    assert [r["encoder"] for r in rows] == [
+        "DINO · vit, step 1,500", "vit, random init (as in DINO)", "MAE · vit, step 1,500",
+        "vit, random init (as in MAE)", "raw pixels (no network)"]

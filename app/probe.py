@@ -15,7 +15,6 @@ from lesson.experiments.hard_exercise import HardExerciseResult
 from lesson.experiments.probe_table import ProbeTableResult
 from lesson.figures.probe import full_protocol_rows, hard_caption, hard_rows
 from lesson.probe_report import FULL_PROBE_COMMAND, ProbeReport, load_all
-from lesson.results import ResultFormatError, ResultMissingError
 from lesson.verdicts import (
     finetune_verdict,
     full_protocol_verdict,
@@ -25,8 +24,7 @@ from lesson.verdicts import (
 )
 from ssl_core import paths
 
-__all__ = ["show_finetune", "show_full_protocol", "show_hard_exercise", "show_probe_table",
-           "show_skill"]
+__all__ = ["show_full_protocol", "show_hard_exercise", "show_probe_table", "show_skill"]
 
 SKILL = ("outputs", "skill-linear-probe-runner.md")
 
@@ -51,9 +49,9 @@ def show_probe_table() -> None:
 
 
 def show_full_protocol() -> None:
-    """Every bundled encoder under the full protocol (``outputs/probe-full``): 60,000 labelled
-    train images, 10,000 test images, fine-tuning beside training from scratch, and the verdict
-    against raw pixels."""
+    """The full-protocol reports (``outputs/probe-full``, read once): every bundled encoder on
+    60,000 labelled train images and 10,000 test images with the verdict against raw pixels,
+    then the bundled SimCLR's fine-tuning against its linear probe."""
     st.subheader("The full Fashion-MNIST protocol (measured)")
     reports, problems = load_all()
     for problem in problems:
@@ -71,21 +69,14 @@ def show_full_protocol() -> None:
                f"scratch). Made by `{FULL_PROBE_COMMAND}` (outputs/probe-full/); the table "
                "above this one uses the app's 20,000-image subset.")
     verdict(lambda: full_protocol_verdict(reports))
+    simclr = next((r for r in reports if r.name == "simclr"), None)
+    if simclr is not None:
+        _show_finetune(simclr)
 
 
-def show_finetune() -> None:
-    """Fine-tuning on 1,000 labels vs from scratch vs the frozen probe, from the full-protocol
-    report of the bundled SimCLR."""
+def _show_finetune(report: ProbeReport) -> None:
+    """Fine-tuning on 1,000 labels vs from scratch vs the frozen probe, from one report."""
     st.subheader("Fine-tuning against a linear probe (measured, full Fashion-MNIST)")
-    try:
-        report = ProbeReport.load()
-    except ResultMissingError as error:
-        st.info(f"Not measured yet: {public(error)}", icon=":material/info:")
-        return
-    except (ResultFormatError, ValueError) as error:
-        st.info(f"The full-protocol report could not be read: {public(error)}",
-                icon=":material/info:")
-        return
     ft = report.finetune
     rows = []
     for row in report.rows:

@@ -19,7 +19,7 @@ from ssl_core import paths
 
 __all__ = ["FULL_PROBE_COMMAND", "FULL_PROBE_NAMES", "FinetuneReport", "FloorCheck",
            "ProbeReport", "ReportRow", "floor_checks", "full_probe_dir", "full_probe_path",
-           "load_all"]
+           "load_all", "raw_pixels"]
 
 # The bundled encoders the full protocol is run on, in the order the page lists them.
 FULL_PROBE_NAMES = ("simclr", "dino", "mae", "unet_mae")
@@ -131,6 +131,12 @@ class ProbeReport(Record):
         return next((r for r in self.rows if r.kind == kind), None)
 
 
+def raw_pixels(reports: list[ProbeReport]) -> ReportRow | None:
+    """The raw-pixel row, the same in every report of one protocol: the first report's that has
+    one."""
+    return next((r.row("raw_pixels") for r in reports if r.row("raw_pixels") is not None), None)
+
+
 @dataclass(frozen=True)
 class FloorCheck:
     """One floor of issue 13 on the full protocol: what it asks, whether the numbers meet it
@@ -141,24 +147,26 @@ class FloorCheck:
     numbers: str
 
 
-def _value(report: ProbeReport | None, kind: str, key: str) -> float | None:
-    row = report.row(kind) if report is not None else None
+def _value(row: ReportRow | None, key: str) -> float | None:
     cell = row.results.get(key) if row is not None else None
     return cell.value if cell is not None else None
+
+
+def _pretrained(report: ProbeReport | None) -> ReportRow | None:
+    return report.row("pretrained") if report is not None else None
 
 
 def floor_checks(reports: list[ProbeReport]) -> list[FloorCheck]:
     """The accuracy floors issue 13 sets for the bundled SimCLR, DINO and MAE, checked against
     their full-protocol reports (raw pixels from any report that has them)."""
     by_name = {r.name: r for r in reports}
-    raw_report = next((r for r in reports if r.row("raw_pixels") is not None), None)
-    raw_knn = _value(raw_report, "raw_pixels", "knn_k200")
-    raw_linear = _value(raw_report, "raw_pixels", "linear_all")
+    raw = raw_pixels(reports)
+    raw_knn, raw_linear = _value(raw, "knn_k200"), _value(raw, "linear_all")
     simclr, dino, mae = (by_name.get(n) for n in ("simclr", "dino", "mae"))
-    s_knn, s_lin = _value(simclr, "pretrained", "knn_k200"), _value(simclr, "pretrained",
-                                                                      "linear_all")
-    d_knn = _value(dino, "pretrained", "knn_k200")
-    m_lin = _value(mae, "pretrained", "linear_all")
+    s_knn, s_lin = _value(_pretrained(simclr), "knn_k200"), _value(_pretrained(simclr),
+                                                                    "linear_all")
+    d_knn = _value(_pretrained(dino), "knn_k200")
+    m_lin = _value(_pretrained(mae), "linear_all")
 
     def pct(v: float | None) -> str:
         return "not measured" if v is None else f"{v:.1%}"

@@ -13,14 +13,19 @@ from lesson.experiments.dino_collapse import DinoCollapseResult
 from lesson.experiments.hard_exercise import HardExerciseResult
 from lesson.experiments.infonce_tau import InfonceTauResult
 from lesson.experiments.probe_table import ProbeTableResult
-from lesson.probe_report import ProbeReport
+from lesson.probe_report import ProbeReport, raw_pixels
 
-__all__ = ["METHOD_NAMES", "HardPair", "dino_verdict", "finetune_verdict",
+__all__ = ["HardPair", "method_name", "dino_verdict", "finetune_verdict",
            "full_protocol_verdict", "hard_exercise_verdict", "hard_pairs", "probe_columns",
            "probe_table_verdict", "tau_verdict"]
 
 METHOD_NAMES = {"simclr": "SimCLR", "dino": "DINO", "mae": "MAE", "unet_mae": "U-Net MAE"}
 HardPair = tuple[int, float, float]  # (epochs, MAE + probe accuracy, supervised accuracy)
+
+
+def method_name(report: ProbeReport) -> str:
+    """The report's method as the lesson names it ('SimCLR'), else its own name."""
+    return METHOD_NAMES.get(report.method or "", report.method or report.name)
 
 
 def _pct(value: float) -> str:
@@ -152,7 +157,7 @@ def finetune_verdict(report: ProbeReport) -> str:
         return "This report has no fine-tuning run: no verdict."
     tuned, scratch = ft.fine_tuned.accuracy, ft.scratch.accuracy
     gain = (tuned - scratch) * 100
-    name = METHOD_NAMES.get(report.method or "", report.method or report.name)
+    name = method_name(report)
     sentence = (f"Fine-tuning the pretrained {name} on {ft.n_labels:,} "
                 f"labels reaches {_pct(tuned)}, {abs(gain):.1f} points "
                 f"{'above' if gain > 0 else 'below'} the same network trained from scratch on "
@@ -176,14 +181,14 @@ def full_protocol_verdict(reports: list[ProbeReport]) -> str:
     """Which encoders beat raw pixels on the full protocol's kNN k=200 and all-label linear probe,
     and what fine-tuning on few labels adds over training from scratch, from the reports."""
     keys = ("knn_k200", "linear_all")
-    raw = next((r.row("raw_pixels") for r in reports if r.row("raw_pixels") is not None), None)
+    raw = raw_pixels(reports)
     both, some, neither = [], [], []
     for report in reports:
         row = report.row("pretrained")
         if raw is None or row is None or not all(k in row.results and k in raw.results
                                                  for k in keys):
             continue
-        name = METHOD_NAMES.get(report.method or "", report.method or report.name)
+        name = method_name(report)
         wins = [row.results[k].value > raw.results[k].value for k in keys]
         knn, pixels = row.results["knn_k200"].value, raw.results["knn_k200"].value
         entry = f"{name} ({_pct(knn)} vs {_pct(pixels)} on kNN k=200)"
@@ -200,8 +205,7 @@ def full_protocol_verdict(reports: list[ProbeReport]) -> str:
     if neither:
         sentences.append(f"Raw pixels beat {_join(neither)} on both: that pretraining has not "
                          "learned more than the pixels already hold.")
-    gains = [(METHOD_NAMES.get(r.method or "", r.method or r.name),
-              (r.finetune.fine_tuned.accuracy - r.finetune.scratch.accuracy) * 100)
+    gains = [(method_name(r), (r.finetune.fine_tuned.accuracy - r.finetune.scratch.accuracy) * 100)
              for r in reports if r.finetune is not None]
     if gains:
         n = next(r.finetune.n_labels for r in reports if r.finetune is not None)

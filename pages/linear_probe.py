@@ -186,8 +186,7 @@ if row is not None:
 
 # --- measured tables, each with its verdict; the hard exercise asks for a prediction first ------
 probe.show_probe_table()
-probe.show_full_protocol()
-probe.show_finetune()
+probe.show_full_protocol()  # every encoder, then SimCLR's fine-tuning
 probe.show_hard_exercise()
 
 # --- published reference -----------------------------------------------------------------------

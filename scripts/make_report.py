@@ -47,6 +47,7 @@ from lesson.results import (  # noqa: E402
     available_results,
     load_result,
 )
+from lesson.verdicts import full_protocol_verdict  # noqa: E402
 from ssl_core import paths  # noqa: E402
 from ssl_core.checkpoints import list_checkpoints  # noqa: E402
 
@@ -448,8 +449,6 @@ def checkpoints_section(directory: Path) -> list[str]:
 def full_protocol_section(directory: Path) -> list[str]:
     """The full-protocol reports (``ssl_core.probe --protocol full``) as one table, and the
     issue's floors checked against them."""
-    from lesson.verdicts import full_protocol_verdict
-
     reports, problems = load_all(directory)
     lines = [f"- `{problem}` could not be read" for problem in problems]
     if not reports:

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from lesson.experiments.hard_exercise import HardExerciseResult
-from lesson.probe_report import ProbeReport
-from lesson.verdicts import METHOD_NAMES
+from lesson.probe_report import ProbeReport, raw_pixels
+from lesson.verdicts import method_name
 
 __all__ = ["END_TO_END", "IMAGENET_LINEAR_PROBE", "TRAIN_PER_CLASS", "full_protocol_rows",
            "hard_caption", "hard_rows", "labels_per_class", "live_records"]
@@ -81,13 +81,12 @@ def full_protocol_rows(reports: list[ProbeReport]) -> list[dict[str, Any]]:
             cells[end_to_end] = f"{tuned:.1%}" if tuned is not None else ""
         return {"encoder": label} | cells
 
-    table, raw = [], None
+    table = []
     for report in reports:
         ft = report.finetune
-        method = METHOD_NAMES.get(report.method or "", report.method or report.name)
+        method = method_name(report)
         for row in report.rows:
             if row.kind == "raw_pixels":
-                raw = raw or row
                 continue
             if row.kind == "pretrained":
                 step = f", step {report.step:,}" if report.step is not None else ""
@@ -96,6 +95,7 @@ def full_protocol_rows(reports: list[ProbeReport]) -> list[dict[str, Any]]:
             else:
                 label = f"{report.backbone or row.encoder}, random init (as in {method})"
                 table.append(formatted(label, row, ft.scratch.accuracy if ft else None))
+    raw = raw_pixels(reports)
     if raw is not None:
         table.append(formatted("raw pixels (no network)", raw, None))
     return table

@@ -168,20 +168,28 @@ def bundle(name: str, run_dir: str | Path) -> Path:
     return target
 
 
-def _last_metrics(path: Path) -> dict[str, Any]:
-    last: dict[str, Any] = {}
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
     with open(path) as handle:
-        for line in handle:
-            if line.strip():
-                last = json.loads(line)
-    return last
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def median_step_time_s(rows: Sequence[dict[str, Any]]) -> float | None:
+    """The median logged step time: a run's pace without the periods when other jobs shared the
+    CPU (its elapsed time sums every step, the slowed ones too); None if no row has one."""
+    times = sorted(float(r["step_time_s"]) for r in rows if r.get("step_time_s") is not None)
+    if not times:
+        return None
+    mid = len(times) // 2
+    return times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
 
 
 def describe(name: str) -> dict[str, Any]:
     """A bundled checkpoint's facts, read from its own files."""
     folder = BUNDLE_DIR / name
     config = json.loads((folder / CONFIG_FILE).read_text())
-    last = _last_metrics(folder / METRICS_FILE)
+    rows = _read_metrics(folder / METRICS_FILE)
+    last = rows[-1] if rows else {}
+    median_step = median_step_time_s(rows)
     train = config["train"]
     return {
         "name": name,
@@ -197,6 +205,7 @@ def describe(name: str) -> dict[str, Any]:
         "lr": train["lr"],
         "accelerator": train["accelerator"],
         "wall_time_s": last.get("elapsed_s"),
+        "median_time_s": None if median_step is None else median_step * config["step"],
         "final_loss": last.get("loss"),
         "weights_bytes": (folder / WEIGHTS_FILE).stat().st_size,
         "weights_sha256": file_sha256(folder / WEIGHTS_FILE),
@@ -222,19 +231,22 @@ def write_provenance() -> Path:
         "`python -m ssl_core.pretrain`; `python3 scripts/bundle_checkpoints.py train NAME`",
         "reproduces it (the command below) and bundles it. Wall times are the trainer's own",
         "elapsed time on the machine named; they were measured on a 2-core CPU without a GPU,",
-        "sometimes with other jobs on the other core, so treat them as upper bounds.",
+        "sometimes with other jobs on the other core, so treat them as upper bounds; \"at the",
+        "median step\" is the steps times the run's median logged step time, its pace unloaded.",
         "",
-        "| name | method | backbone | data | steps x batch | wall time | final loss | weights |",
-        "|---|---|---|---|---|---:|---:|---:|",
+        "| name | method | backbone | data | steps x batch | wall time | at the median step "
+        "| final loss | weights |",
+        "|---|---|---|---|---|---:|---:|---:|---:|",
     ]
     facts = [describe(n) for n in bundled_names()]
     for f in facts:
         wall = f"{f['wall_time_s']:.0f} s" if f["wall_time_s"] is not None else "?"
+        typical = f"{f['median_time_s']:.0f} s" if f["median_time_s"] is not None else "?"
         loss = f"{f['final_loss']:.4f}" if f["final_loss"] is not None else "?"
         lines.append(
             f"| `{f['name']}` | {f['method']} | {f['backbone']} | {f['data']} "
-            f"({f['n_images']} images) | {f['steps']} x {f['batch_size']} | {wall} | {loss} | "
-            f"{f['weights_bytes'] / 1e6:.1f} MB |"
+            f"({f['n_images']} images) | {f['steps']} x {f['batch_size']} | {wall} | {typical} | "
+            f"{loss} | {f['weights_bytes'] / 1e6:.1f} MB |"
         )
     lines += ["", f"Total bundle: {bundle_bytes() / 1e6:.1f} MB (limit {MAX_BUNDLE_MB} MB).", ""]
     for f in facts:

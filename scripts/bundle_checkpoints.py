@@ -32,7 +32,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from ssl_core import paths  # noqa: E402
-from ssl_core.checkpoints import CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, file_sha256  # noqa: E402
+from ssl_core.checkpoints import (  # noqa: E402
+    CONFIG_FILE,
+    METRICS_FILE,
+    WEIGHTS_FILE,
+    checkpoint_info,
+    file_sha256,
+)
 
 BUNDLE_DIR = paths.checkpoints_dir()
 BUNDLE_FILES = (WEIGHTS_FILE, CONFIG_FILE, METRICS_FILE)
@@ -168,28 +174,20 @@ def bundle(name: str, run_dir: str | Path) -> Path:
     return target
 
 
-def _read_metrics(path: Path) -> list[dict[str, Any]]:
+def _last_metrics(path: Path) -> dict[str, Any]:
+    last: dict[str, Any] = {}
     with open(path) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def median_step_time_s(rows: Sequence[dict[str, Any]]) -> float | None:
-    """The median logged step time: a run's pace without the periods when other jobs shared the
-    CPU (its elapsed time sums every step, the slowed ones too); None if no row has one."""
-    times = sorted(float(r["step_time_s"]) for r in rows if r.get("step_time_s") is not None)
-    if not times:
-        return None
-    mid = len(times) // 2
-    return times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
+        for line in handle:
+            if line.strip():
+                last = json.loads(line)
+    return last
 
 
 def describe(name: str) -> dict[str, Any]:
     """A bundled checkpoint's facts, read from its own files."""
     folder = BUNDLE_DIR / name
     config = json.loads((folder / CONFIG_FILE).read_text())
-    rows = _read_metrics(folder / METRICS_FILE)
-    last = rows[-1] if rows else {}
-    median_step = median_step_time_s(rows)
+    last = _last_metrics(folder / METRICS_FILE)
     train = config["train"]
     return {
         "name": name,
@@ -205,7 +203,7 @@ def describe(name: str) -> dict[str, Any]:
         "lr": train["lr"],
         "accelerator": train["accelerator"],
         "wall_time_s": last.get("elapsed_s"),
-        "median_time_s": None if median_step is None else median_step * config["step"],
+        "median_time_s": checkpoint_info(folder).median_time_s,
         "final_loss": last.get("loss"),
         "weights_bytes": (folder / WEIGHTS_FILE).stat().st_size,
         "weights_sha256": file_sha256(folder / WEIGHTS_FILE),

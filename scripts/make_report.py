@@ -433,12 +433,16 @@ def checkpoints_section(directory: Path) -> list[str]:
         data = ", ".join(f"{name} `{sha[:16]}…`" for name, sha in info.data_sha256.items())
         rows.append([f"`{info.name}`", info.method, info.backbone,
                      f"{info.step} of {info.total_steps}", info.batch_size,
-                     seconds(info.wall_time_s), f"{info.data_name or '?'}; {data or '—'}",
+                     seconds(info.wall_time_s), seconds(info.median_time_s),
+                     f"{info.data_name or '?'}; {data or '—'}",
                      f"{info.size_bytes / 1e6:.1f} MB", f"`{info.sha256[:16]}…`"])
     lines = ["From each checkpoint's config.json and metrics.jsonl (wall time = the trainer's "
-             "last `elapsed_s`); sizes of model.safetensors.", ""]
+             "last `elapsed_s`, which also counts steps slowed by other jobs on the CPU; at the "
+             "median step = steps x the median logged step time, the run's pace unloaded); "
+             "sizes of model.safetensors.", ""]
     lines += table(["name", "method", "backbone", "steps", "batch", "wall time",
-                    "data (sha256)", "weights", "weights sha256"], rows, align="lllrrrlrl")
+                    "at the median step", "data (sha256)", "weights", "weights sha256"], rows,
+                   align="lllrrrrlrl")
     commands = [(info.name, info.command) for info in infos if info.command]
     if commands:
         lines += ["", "Training commands:", ""]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,20 @@ class CheckpointInfo:
         times = [r["elapsed_s"] for r in self.metrics
                  if isinstance(r.get("elapsed_s"), int | float)]
         return float(times[-1]) if times else None
+
+    @property
+    def median_step_time_s(self) -> float | None:
+        """The median logged ``step_time_s``: the run's pace without the stretches when other
+        jobs shared the CPU (``wall_time_s`` sums every step, the slowed ones too)."""
+        times = [float(r["step_time_s"]) for r in self.metrics
+                 if isinstance(r.get("step_time_s"), int | float)]
+        return statistics.median(times) if times else None
+
+    @property
+    def median_time_s(self) -> float | None:
+        """Steps done x :attr:`median_step_time_s`: how long the run takes unloaded."""
+        median, step = self.median_step_time_s, self.step
+        return None if median is None or step is None else median * step
 
     @property
     def command(self) -> str | None:

@@ -72,6 +72,24 @@ def test_checkpoint_info_reads_provenance(checkpoints: Path) -> None:
         checkpoint_info(checkpoints / "notes")
 
 
+def test_median_time_leaves_out_the_stretches_slowed_by_other_jobs(
+        tmp_path: Path, checkpoints: Path) -> None:
+    # a run paced at 0.7 s/step, with a stretch slowed 3x by another job on the shared CPU
+    rows = [{"step": i, "step_time_s": 0.7, "elapsed_s": 0.7 * i} for i in range(1, 8)]
+    rows += [{"step": 8 + i, "step_time_s": 2.1, "elapsed_s": 4.9 + 2.1 * (i + 1)}
+             for i in range(3)]
+    rows.append({"step": 10, "loss": 0.1})  # a row without a step time is skipped
+    folder = tmp_path / "tiny"
+    shutil.copytree(checkpoints / "tiny", folder)
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    info = checkpoint_info(folder)
+    assert info.median_step_time_s == pytest.approx(0.7)
+    assert info.median_time_s == pytest.approx(0.7 * info.step)
+    assert info.wall_time_s == pytest.approx(11.2)  # the elapsed time counts the slow steps
+    (folder / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 1.0}) + "\n")
+    assert checkpoint_info(folder).median_time_s is None
+
+
 def test_data_hashes_of_bundled_and_other_data(tmp_path: Path, checkpoints: Path) -> None:
     info = checkpoint_info(checkpoints / "tiny")  # the bundled subset: its file's sha256
     assert list(info.data_sha256) == ["fashion_mnist.npz"]

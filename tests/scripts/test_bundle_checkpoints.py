@@ -81,16 +81,6 @@ def test_bundle_fits_the_size_cap_and_provenance_names_every_checkpoint():
         assert bundle.RECIPES[name].command() in provenance
 
 
-def test_median_step_time_ignores_the_loaded_stretches_of_a_run():
-    # a run paced at 0.7 s/step, with a stretch slowed 3x by another job: the median keeps 0.7
-    rows = [{"step": 10 * i, "step_time_s": 0.7} for i in range(1, 8)]
-    rows += [{"step": 80 + 10 * i, "step_time_s": 2.1} for i in range(3)]
-    rows.append({"step": 110, "loss": 0.1})  # a row without a step time is skipped
-    assert bundle.median_step_time_s(rows) == pytest.approx(0.7)
-    assert bundle.median_step_time_s([{"step_time_s": 1.0}, {"step_time_s": 3.0}]) == 2.0
-    assert bundle.median_step_time_s([{"loss": 1.0}]) is None
-
-
 def test_provenance_gives_the_time_at_the_median_step_beside_the_wall_time():
     provenance = (bundle.BUNDLE_DIR / "PROVENANCE.md").read_text()
     assert "| wall time | at the median step |" in provenance

@@ -179,13 +179,17 @@ def test_checkpoint_table_comes_from_config_and_metrics(report: ModuleType,
         "method": "simclr", "backbone": "cnn_small_28", "backbone_kwargs": {},
         "step": 40, "total_steps": 50, "train": {"batch_size": 32},
         "data": {"name": "Fashion-MNIST subset", "files": {"f.npz": "ab" * 32}}}))
-    (ck / "metrics.jsonl").write_text('{"step": 10, "elapsed_s": 3.0}\n'
-                                      '{"step": 40, "elapsed_s": 42.4}\n')
+    # steps paced at 0.5 s, one of them slowed to 4 s by another job: 42.4 s elapsed, 20 s at
+    # the median step (40 steps x 0.5 s)
+    (ck / "metrics.jsonl").write_text(
+        '{"step": 10, "elapsed_s": 3.0, "step_time_s": 0.5}\n'
+        '{"step": 20, "elapsed_s": 8.0, "step_time_s": 0.5}\n'
+        '{"step": 40, "elapsed_s": 42.4, "step_time_s": 4.0}\n')
     report.main(["--results-dir", str(tmp_path / "none"), "--out", str(tmp_path / "out"),
                  "--checkpoints", str(ck.parent)])
     md = (tmp_path / "out" / "results.md").read_text()
-    assert ("| `tiny` | simclr | cnn_small_28 | 40 of 50 | 32 | 42 s | Fashion-MNIST subset; "
-            "f.npz `abababababababab…` | 2.5 MB |") in md
+    assert ("| `tiny` | simclr | cnn_small_28 | 40 of 50 | 32 | 42 s | 20 s | Fashion-MNIST "
+            "subset; f.npz `abababababababab…` | 2.5 MB |") in md
 
 
 @pytest.mark.slow

@@ -83,9 +83,11 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "mae",
-            "MAE ViT (average-pooled features) for the MAE page on Fashion-MNIST and probes",
+            "MAE ViT (average-pooled features) for the MAE page on Fashion-MNIST and probes "
+            "(trained on the full 60,000-image train split)",
             "--method mae --backbone vit_tiny_p4_28 --backbone-kwargs global_pool=avg "
-            "--steps 300 --batch-size 256",
+            "--data fashion-mnist-full --epochs 50 --batch-size 256 --precision bf16-mixed "
+            "--accelerator cpu --checkpoint-every 500",
         ),
         Recipe(
             "mae_rgb",

@@ -12,20 +12,27 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lesson.results import Record, ResultFormatError, ResultMissingError
 from ssl_core import paths
 
-__all__ = ["FULL_PROBE_COMMAND", "FULL_PROBE_NAMES", "FinetuneReport", "FloorCheck",
-           "ProbeReport", "ReportRow", "floor_checks", "full_probe_dir", "full_probe_path",
-           "load_all", "raw_pixels"]
+if TYPE_CHECKING:
+    from lesson.experiments.mae_ratio import MaeRatioResult
+
+__all__ = ["FULL_MAE_RATIO_COMMAND", "FULL_PROBE_COMMAND", "FULL_PROBE_NAMES", "FinetuneReport",
+           "FloorCheck", "ProbeReport", "ReportRow", "floor_checks", "full_probe_dir",
+           "full_probe_path", "load_all", "raw_pixels"]
 
 # The bundled encoders the full protocol is run on, in the order the page lists them.
 FULL_PROBE_NAMES = ("simclr", "dino", "mae", "unet_mae")
 FULL_PROBE_COMMAND = ("OMP_NUM_THREADS=1 python3 -m ssl_core.probe --checkpoint "
                       + " ".join(f"assets/checkpoints/{n}" for n in FULL_PROBE_NAMES)
                       + " --protocol full --out outputs/probe-full")
+# The bundled MAE's masked-patch error against biharmonic inpainting on the whole test set, at
+# the two ratios issue 13 sets floors for (the app's assets/results/mae_ratio.json: 1,000 images).
+FULL_MAE_RATIO_COMMAND = ("python3 -m lesson.experiments.mae_ratio --ratios 0.5 0.75 --seeds 0 "
+                          "--n-images 10000 --results-dir outputs/mae-ratio-full")
 
 
 def full_probe_dir() -> Path | None:
@@ -156,9 +163,12 @@ def _pretrained(report: ProbeReport | None) -> ReportRow | None:
     return report.row("pretrained") if report is not None else None
 
 
-def floor_checks(reports: list[ProbeReport]) -> list[FloorCheck]:
-    """The accuracy floors issue 13 sets for the bundled SimCLR, DINO and MAE, checked against
-    their full-protocol reports (raw pixels from any report that has them)."""
+def floor_checks(reports: list[ProbeReport],
+                 mae_ratio: MaeRatioResult | None = None) -> list[FloorCheck]:
+    """The floors issue 13 sets for the bundled SimCLR, DINO and MAE, checked against their
+    full-protocol reports (raw pixels from any report that has them) and, for the MAE's
+    masked-patch error against biharmonic inpainting, against ``mae_ratio`` (a ``mae_ratio``
+    result on the test set with the biharmonic baseline; not measured without one)."""
     by_name = {r.name: r for r in reports}
     raw = raw_pixels(reports)
     raw_knn, raw_linear = _value(raw, "knn_k200"), _value(raw, "linear_all")
@@ -190,4 +200,26 @@ def floor_checks(reports: list[ProbeReport]) -> list[FloorCheck]:
     checks.append(check("MAE fine-tuned on 1,000 labels >= from scratch + 3 points",
                         [tuned, scratch], lambda: tuned + 1e-9 >= scratch + 0.03,
                         f"{pct(tuned)} vs from scratch {pct(scratch)}"))
+    for ratio, factor, floor in ((0.75, 0.5, "MAE masked-patch MSE at ratio 0.75 <= 0.5x "
+                                               "biharmonic inpainting"),
+                                 (0.5, 1.0, "MAE masked-patch MSE at ratio 0.5 <= biharmonic "
+                                            "inpainting")):
+        mse, bih = _mse_at(mae_ratio, ratio)
+        numbers = ("not measured" if mse is None or bih is None else
+                   f"{mse:.4f} vs biharmonic {bih:.4f} ({mse / bih:.2f}x) on "
+                   f"{mae_ratio.n_images:,} test images")  # type: ignore[union-attr]
+        checks.append(check(floor, [mse, bih],
+                            lambda mse=mse, bih=bih, factor=factor: mse <= factor * bih,
+                            numbers))
     return checks
+
+
+def _mse_at(result: MaeRatioResult | None, ratio: float) -> tuple[float | None, float | None]:
+    """The bundled MAE's and biharmonic inpainting's masked-patch MSE at ``ratio`` (None where
+    the result lacks the ratio or the baseline)."""
+    if result is None or result.biharmonic is None or result.mae.checkpoint != "mae":
+        return None, None
+    index = next((i for i, r in enumerate(result.ratios) if abs(r - ratio) < 1e-9), None)
+    if index is None:
+        return None, None
+    return result.mae.mse[index], result.biharmonic.mse[index]

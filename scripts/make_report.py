@@ -38,7 +38,12 @@ from lesson.experiments.mae_ratio import MaeBlock, MaeRatioResult  # noqa: E402
 from lesson.experiments.probe_table import ProbeTableResult  # noqa: E402
 from lesson.experiments.simclr_batch import SimclrBatchResult  # noqa: E402
 from lesson.figures.probe import full_protocol_rows  # noqa: E402
-from lesson.probe_report import FULL_PROBE_COMMAND, floor_checks, load_all  # noqa: E402
+from lesson.probe_report import (  # noqa: E402
+    FULL_MAE_RATIO_COMMAND,
+    FULL_PROBE_COMMAND,
+    floor_checks,
+    load_all,
+)
 from lesson.results import (  # noqa: E402
     Provenance,
     Result,
@@ -256,17 +261,22 @@ def section_label_efficiency(data: LabelEfficiencyResult) -> Section:
 
 def _mae_block(block: MaeBlock, ratios: Sequence[float], title: str) -> list[str]:
     mae, interp, others = block.mae, block.interpolation, block.others or []
+    bih = block.biharmonic
     header = ["mask ratio", f"`{mae.checkpoint}` masked MSE", "interpolation masked MSE",
-              "advantage (interp − model)", *[f"`{o.checkpoint}`" for o in others]]
+              "advantage (interp − model)",
+              *(["biharmonic masked MSE", "model / biharmonic"] if bih else []),
+              *[f"`{o.checkpoint}`" for o in others]]
     rows = []
     for i, ratio in enumerate(ratios):
         rows.append([f"{ratio:.0%}", f"{num(mae.mse[i])} ± {num(mae.sem[i])}",
                      f"{num(interp.mse[i])} ± {num(interp.sem[i])}",
                      num(mae.advantage[i]) if mae.advantage else "—",
+                     *([f"{num(bih.mse[i])} ± {num(bih.sem[i])}",
+                        f"{mae.mse[i] / bih.mse[i]:.2f}x"] if bih else []),
                      *[f"{num(o.mse[i])} ± {num(o.sem[i])}" for o in others]])
     lines = [f"**{title}** ({num(block.n_images)} images). "
              f"Protocol: {block.protocol or ''}.", ""]
-    lines += table(header, rows, align="lrrr" + "r" * len(others))
+    lines += table(header, rows, align="lrrr" + "rr" * bool(bih) + "r" * len(others))
     lines += ["", "(mean ± standard error over images)"]
     if block.explanation:
         lines += ["", f"Reading (text generated from the numbers): {block.explanation}"]
@@ -450,9 +460,26 @@ def checkpoints_section(directory: Path) -> list[str]:
     return lines
 
 
-def full_protocol_section(directory: Path) -> list[str]:
+def _full_mae_ratio(directory: Path) -> tuple[MaeRatioResult | None, list[str]]:
+    """The ``mae_ratio`` result on the whole test set in ``directory`` (None if absent), and a
+    line saying where the masked-patch floors' numbers come from."""
+    try:
+        result = MaeRatioResult.load(directory)
+    except ResultMissingError:
+        return None, [f"Masked-patch floors: not measured (no `{_show(directory)}/"
+                      f"mae_ratio.json`; `{FULL_MAE_RATIO_COMMAND}` writes it)."]
+    except ValueError as error:
+        return None, [f"Masked-patch floors: `{_show(directory)}/mae_ratio.json` could not be "
+                      f"read: {error}"]
+    command = result.provenance.command if result.provenance is not None else "?"
+    return result, [f"Masked-patch floors from `{_show(directory)}/mae_ratio.json`, written by "
+                    f"`{command}`."]
+
+
+def full_protocol_section(directory: Path, mae_ratio_dir: Path | None = None) -> list[str]:
     """The full-protocol reports (``ssl_core.probe --protocol full``) as one table, and the
-    issue's floors checked against them."""
+    issue's floors checked against them and the MAE's masked-patch errors on the whole test
+    set (``mae_ratio_dir``, next to ``directory`` by default)."""
     reports, problems = load_all(directory)
     lines = [f"- `{problem}` could not be read" for problem in problems]
     if not reports:
@@ -465,11 +492,14 @@ def full_protocol_section(directory: Path) -> list[str]:
               ""]
     lines += table(header, [[row[h] for h in header] for row in rows],
                    align="l" + "r" * (len(header) - 1))
+    mae_ratio, source = _full_mae_ratio(mae_ratio_dir if mae_ratio_dir is not None
+                                         else directory.parent / "mae-ratio-full")
     lines += ["", full_protocol_verdict(reports), "", "Floors of issue 13, from these numbers:",
               ""]
     marks = {True: "met", False: "**not met**", None: "not measured"}
-    lines += [f"- {c.floor}: {c.numbers} -> {marks[c.met]}" for c in floor_checks(reports)]
-    return lines
+    lines += [f"- {c.floor}: {c.numbers} -> {marks[c.met]}"
+              for c in floor_checks(reports, mae_ratio)]
+    return lines + ["", *source]
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,7 +521,8 @@ def build_report(results_dir: Path, out_dir: Path, checkpoints_dir: Path,
           "## Bundled checkpoints", ""]
     md += checkpoints_section(checkpoints_dir)
     md += ["", "## The full Fashion-MNIST protocol (60,000 train, 10,000 test)", ""]
-    md += full_protocol_section(probe_dir if probe_dir is not None else out_dir / "probe-full")
+    md += full_protocol_section(probe_dir if probe_dir is not None else out_dir / "probe-full",
+                                out_dir / "mae-ratio-full")
     for kind, title, render in SECTIONS:
         name = kind.NAME
         md += ["", f"## {title}", ""]

@@ -225,3 +225,53 @@ def test_hard_exercise_and_unknown_results(report: ModuleType, tmp_path: Path) -
                  "figures/hard_exercise.png"):
         assert text in md, text
     assert (tmp_path / "out" / "figures" / "hard_exercise.png").read_bytes()[:8] == PNG
+
+
+def test_mae_mse_floors_come_from_the_whole_test_set_run(report: ModuleType,
+                                                          tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "probe-full").mkdir(parents=True)
+    (out / "probe-full" / "probe-mae.json").write_text(json.dumps({
+        "name": "mae", "method": "mae", "backbone": "net", "step": 7, "rows": [
+            {"encoder": "mae net", "kind": "pretrained",
+             "results": {"linear_all": {"column": "linear, all", "value": 0.86}}}]}))
+    argv = ["--results-dir", str(tmp_path / "none"), "--out", str(out),
+            "--checkpoints", str(tmp_path)]
+    report.main(argv)
+    md = (out / "results.md").read_text()
+    assert ("- MAE masked-patch MSE at ratio 0.75 <= 0.5x biharmonic inpainting: not measured "
+            "-> not measured") in md
+    assert "Masked-patch floors: not measured (no `" in md
+    # 0.75: 0.0227 <= 0.5 x 0.0780 (met); 0.5: 0.0500 > 0.0461 (not met)
+    save_result("mae_ratio", {
+        "ratios": [0.5, 0.75], "n_images": 10000, "protocol": "WHOLE-TEST-SET",
+        "mae": {"checkpoint": "mae", "mse": [0.0500, 0.0227], "sem": [0.0001, 0.0001]},
+        "interpolation": {"mse": [0.0460, 0.0723], "sem": [0.0003, 0.0004]},
+        "biharmonic": {"mse": [0.0461, 0.0780], "sem": [0.0003, 0.0005]}},
+        command="python3 -m lesson.experiments.mae_ratio --n-images 10000",
+        directory=out / "mae-ratio-full")
+    report.main(argv)
+    md = (out / "results.md").read_text()
+    for text in ("- MAE masked-patch MSE at ratio 0.75 <= 0.5x biharmonic inpainting: 0.0227 vs "
+                 "biharmonic 0.0780 (0.29x) on 10,000 test images -> met",
+                 "- MAE masked-patch MSE at ratio 0.5 <= biharmonic inpainting: 0.0500 vs "
+                 "biharmonic 0.0461 (1.08x) on 10,000 test images -> **not met**",
+                 "written by `python3 -m lesson.experiments.mae_ratio --n-images 10000`"):
+        assert text in md, text
+
+
+def test_mae_ratio_table_shows_biharmonic_and_the_models_share_of_it(report: ModuleType,
+                                                                     tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    save_result("mae_ratio", {
+        "ratios": [0.5, 0.75], "n_images": 40, "protocol": "P",
+        "mae": {"checkpoint": "mae", "mse": [0.02, 0.03], "sem": [0.001, 0.001]},
+        "interpolation": {"mse": [0.04, 0.07], "sem": [0.002, 0.004]},
+        "biharmonic": {"mse": [0.05, 0.06], "sem": [0.002, 0.003]}},
+        command="python3 -m lesson.experiments.mae_ratio", directory=results)
+    report.main(["--results-dir", str(results), "--out", str(tmp_path / "out"),
+                 "--checkpoints", str(tmp_path)])
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert ("| mask ratio | `mae` masked MSE | interpolation masked MSE | advantage (interp − "
+            "model) | biharmonic masked MSE | model / biharmonic |") in md
+    assert "| 75% | 0.0300 ± 0.0010 | 0.0700 ± 0.0040 | — | 0.0600 ± 0.0030 | 0.50x |" in md

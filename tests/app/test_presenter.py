@@ -28,6 +28,24 @@ def test_reset_brings_every_setting_back_and_keeps_presenter_mode(open_page, cle
     assert at.checkbox(key="nce_logy").value is False
 
 
+def test_every_run_hands_the_browser_the_toggles_value(open_page, clean):
+    # Streamlit sends a widget's value (set_value) only in a run that set it; a browser that
+    # re-mounts the toggle without it starts it at its default, off, and would switch
+    # presenter mode off on its next rerun. So each run sends it, on or off.
+    at = open_page(PAGE, {"presenter": "true"})
+    clean(at)
+    for _ in range(2):
+        toggle = at.sidebar.toggle(key="presenter")
+        assert toggle.value is True and toggle.proto.set_value and toggle.proto.value
+        at.sidebar.button(key="state_reset").click().run()
+    assert at.query_params == {"presenter": "true"}
+    at.sidebar.toggle(key="presenter").set_value(False).run()
+    at.run()
+    toggle = at.sidebar.toggle(key="presenter")
+    assert toggle.value is False and toggle.proto.set_value and not toggle.proto.value
+    assert at.query_params == {}
+
+
 def test_presenter_mode_folds_the_settings_and_enlarges_the_charts(open_page, clean):
     at = open_page(PAGE, {"presenter": "true"})
     clean(at)

@@ -68,10 +68,11 @@ def sidebar_toggle() -> bool:
     seed_state((PRESENTER,), st.query_params, st.session_state,
                {PRESENTER.key: st.session_state.get(_SAVED, PRESENTER.default)})
     # Hand the value to the browser with the toggle on every run. Streamlit sends a widget's
-    # value only in a run that set it; a browser that re-mounts the toggle in between (a run cut
-    # short by the probe page's progress fragment) starts it at its default, off, and its next
-    # rerun would switch presenter mode off and drop ?presenter=true (seen once in ~4 CI runs
-    # right after "Reset to defaults" on the linear-probe page).
+    # value only in a run that set it; a browser that re-mounts the toggle in between starts it
+    # at its default, off, and its next rerun would switch presenter mode off and drop
+    # ?presenter=true. (A URL of {} after "Reset to defaults" on the linear-probe page, with its
+    # progress fragment, was seen in about one CI run in four; this is the only path to it found,
+    # not a reproduced cause.)
     st.session_state[PRESENTER.key] = st.session_state[PRESENTER.key]
     value = st.sidebar.toggle(
         "Presenter mode", key=PRESENTER.key,

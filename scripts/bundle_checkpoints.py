@@ -37,7 +37,6 @@ from ssl_core.checkpoints import (  # noqa: E402
     METRICS_FILE,
     WEIGHTS_FILE,
     checkpoint_info,
-    file_sha256,
 )
 
 BUNDLE_DIR = paths.checkpoints_dir()
@@ -176,39 +175,27 @@ def bundle(name: str, run_dir: str | Path) -> Path:
     return target
 
 
-def _last_metrics(path: Path) -> dict[str, Any]:
-    last: dict[str, Any] = {}
-    with open(path) as handle:
-        for line in handle:
-            if line.strip():
-                last = json.loads(line)
-    return last
-
-
 def describe(name: str) -> dict[str, Any]:
-    """A bundled checkpoint's facts, read from its own files."""
-    folder = BUNDLE_DIR / name
-    config = json.loads((folder / CONFIG_FILE).read_text())
-    last = _last_metrics(folder / METRICS_FILE)
-    train = config["train"]
+    """A bundled checkpoint's facts, read from its own files (``CheckpointInfo``)."""
+    info = checkpoint_info(BUNDLE_DIR / name)
+    config, train = info.config, info.config["train"]
+    losses = [r["loss"] for r in info.metrics if isinstance(r.get("loss"), int | float)]
     return {
         "name": name,
-        "method": config["method"],
-        "backbone": config["backbone"],
+        "method": info.method,
+        "backbone": info.backbone,
         "data": config["data"].get("name", config["data"].get("spec")),
-        "data_hashes": config["data"].get("files") or {
-            k: v for k, v in config["data"].items() if k.endswith("sha256")
-        },
+        "data_hashes": info.data_sha256,
         "n_images": config["data"].get("n_images"),
-        "steps": config["step"],
-        "batch_size": train["batch_size"],
+        "steps": info.step,
+        "batch_size": info.batch_size,
         "lr": train["lr"],
         "accelerator": train["accelerator"],
-        "wall_time_s": last.get("elapsed_s"),
-        "median_time_s": checkpoint_info(folder).median_time_s,
-        "final_loss": last.get("loss"),
-        "weights_bytes": (folder / WEIGHTS_FILE).stat().st_size,
-        "weights_sha256": file_sha256(folder / WEIGHTS_FILE),
+        "wall_time_s": info.wall_time_s,
+        "median_time_s": info.median_time_s,
+        "final_loss": losses[-1] if losses else None,
+        "weights_bytes": info.size_bytes,
+        "weights_sha256": info.sha256,
         "versions": config.get("versions", {}),
     }
 

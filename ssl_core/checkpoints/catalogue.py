@@ -178,7 +178,7 @@ class CheckpointInfo:
         """sha256 of model.safetensors (computed once per stamp)."""
         return _sha256(str(self.weights), self.stamp)
 
-    @property
+    @functools.cached_property
     def metrics(self) -> list[dict[str, Any]]:
         """The logged records of metrics.jsonl."""
         return read_metrics(self.path)

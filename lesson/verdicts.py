@@ -15,7 +15,7 @@ from lesson.experiments.infonce_tau import InfonceTauResult
 from lesson.experiments.probe_table import ProbeTableResult
 from lesson.probe_report import ProbeReport, raw_pixels
 
-__all__ = ["HardPair", "method_name", "dino_verdict", "finetune_verdict",
+__all__ = ["HardPair", "distinct_names", "dino_verdict", "finetune_verdict", "method_name",
            "full_protocol_verdict", "hard_exercise_verdict", "hard_pairs", "probe_columns",
            "probe_table_verdict", "tau_verdict"]
 
@@ -26,6 +26,14 @@ HardPair = tuple[int, float, float]  # (epochs, MAE + probe accuracy, supervised
 def method_name(report: ProbeReport) -> str:
     """The report's method as the lesson names it ('SimCLR'), else its own name."""
     return METHOD_NAMES.get(report.method or "", report.method or report.name)
+
+
+def distinct_names(reports: list[ProbeReport]) -> dict[str, str]:
+    """Report name -> its method as the lesson names it, with the backbone added where two
+    reports share a method ('DINO on cnn_base_28', 'DINO on vit_tiny_p4_28')."""
+    methods = [method_name(r) for r in reports]
+    return {r.name: (f"{m} on {r.backbone}" if methods.count(m) > 1 and r.backbone else m)
+            for r, m in zip(reports, methods, strict=True)}
 
 
 def _pct(value: float) -> str:
@@ -182,13 +190,14 @@ def full_protocol_verdict(reports: list[ProbeReport]) -> str:
     and what fine-tuning on few labels adds over training from scratch, from the reports."""
     keys = ("knn_k200", "linear_all")
     raw = raw_pixels(reports)
+    names = distinct_names(reports)
     both, some, neither = [], [], []
     for report in reports:
         row = report.row("pretrained")
         if raw is None or row is None or not all(k in row.results and k in raw.results
                                                  for k in keys):
             continue
-        name = method_name(report)
+        name = names[report.name]
         wins = [row.results[k].value > raw.results[k].value for k in keys]
         knn, pixels = row.results["knn_k200"].value, raw.results["knn_k200"].value
         entry = f"{name} ({_pct(knn)} vs {_pct(pixels)} on kNN k=200)"
@@ -205,7 +214,7 @@ def full_protocol_verdict(reports: list[ProbeReport]) -> str:
     if neither:
         sentences.append(f"Raw pixels beat {_join(neither)} on both: that pretraining has not "
                          "learned more than the pixels already hold.")
-    gains = [(method_name(r), (r.finetune.fine_tuned.accuracy - r.finetune.scratch.accuracy) * 100)
+    gains = [(names[r.name], (r.finetune.fine_tuned.accuracy - r.finetune.scratch.accuracy) * 100)
              for r in reports if r.finetune is not None]
     if gains:
         n = next(r.finetune.n_labels for r in reports if r.finetune is not None)

@@ -9,6 +9,7 @@ from lesson.experiments.probe_table import ProbeTableResult
 from lesson.probe_report import ProbeReport
 from lesson.verdicts import (
     dino_verdict,
+    distinct_names,
     finetune_verdict,
     full_protocol_verdict,
     hard_exercise_verdict,
@@ -140,6 +141,17 @@ def test_full_protocol_verdict_sorts_encoders_by_whether_they_beat_raw_pixels():
     flipped = full_protocol_verdict([full("dino", 0.85, 0.9, 0.8, 0.7)])
     assert "DINO (85.0% vs 79.0% on kNN k=200) beats raw pixels on both" in flipped
     assert "Raw pixels beat" not in flipped and "DINO +10.0" in flipped
+
+
+def test_two_reports_of_one_method_are_told_apart_by_their_backbone():
+    cnn, vit = full("dino", 0.833, 0.877, 0.843, 0.787), full("dino_vit", 0.635, 0.78, 0.7, 0.66)
+    cnn, vit = (ProbeReport.from_json(r.to_json() | {"method": "dino", "backbone": b})
+                for r, b in ((cnn, "cnn_base_28"), (vit, "vit_tiny_p4_28")))
+    said = full_protocol_verdict([cnn, vit])
+    assert "DINO on cnn_base_28 (83.3% vs 79.0% on kNN k=200) beats raw pixels on both" in said
+    assert "Raw pixels beat DINO on vit_tiny_p4_28 (63.5% vs 79.0% on kNN k=200)" in said
+    assert "DINO on cnn_base_28 +5.6, DINO on vit_tiny_p4_28 +4.0" in said
+    assert distinct_names([cnn]) == {"dino": "DINO"}  # alone, no backbone needed
 
 
 def test_full_protocol_verdict_without_the_columns_says_so():

@@ -25,7 +25,7 @@ __all__ = ["FULL_MAE_RATIO_COMMAND", "FULL_PROBE_COMMAND", "FULL_PROBE_NAMES", "
            "full_probe_path", "load_all", "raw_pixels"]
 
 # The bundled encoders the full protocol is run on, in the order the page lists them.
-FULL_PROBE_NAMES = ("simclr", "dino", "mae", "unet_mae")
+FULL_PROBE_NAMES = ("simclr", "dino", "dino_vit", "mae", "unet_mae")
 FULL_PROBE_COMMAND = ("OMP_NUM_THREADS=1 python3 -m ssl_core.probe --checkpoint "
                       + " ".join(f"assets/checkpoints/{n}" for n in FULL_PROBE_NAMES)
                       + " --protocol full --out outputs/probe-full")

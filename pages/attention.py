@@ -1,6 +1,6 @@
 """Attention maps: where a DINO ViT's CLS token looks, per head and on average.
 
-Inputs: an encoder (a bundled DINO checkpoint, or DINOv2 when the local Hugging Face cache holds
+Inputs: an encoder (a bundled DINO ViT checkpoint, or DINOv2 when the local Hugging Face cache holds
 it), an image (bundled photo, Fashion-MNIST item or upload; converted to what the model takes),
 the share of attention mass the DINO threshold keeps, and display options. The maps come from
 ``ssl_core.eval.attention`` (``attention_maps``, ``mass_threshold_mask``, ``foreground_share``),
@@ -232,12 +232,11 @@ with side_col:
 with main_col:
     if not choices:
         st.info(
-            "No DINO encoder to show: the bundled checkpoint assets/checkpoints/dino/ is missing "
-            "and no DINOv2 is in the local Hugging Face cache. Restore the checkpoint (or train "
-            "one: `python3 -m ssl_core.pretrain --method dino --backbone vit_tiny_p4_28 --data "
-            "bundled --steps 1500 --out assets/checkpoints/dino`), or put facebook/dinov2-small "
-            "in the cache (`hf download facebook/dinov2-small --include '*.json' "
-            "'*.safetensors'`).",
+            "No DINO ViT to show: the bundled checkpoint assets/checkpoints/dino_vit/ is "
+            "missing (the bundled `dino` is a CNN, which has no attention) and no DINOv2 is in "
+            "the local Hugging Face cache. Restore the checkpoint (or train it: `python3 "
+            "scripts/bundle_checkpoints.py train dino_vit`), or put facebook/dinov2-small in the "
+            "cache (`hf download facebook/dinov2-small --include '*.json' '*.safetensors'`).",
             icon=":material/info:",
         )
         share(PARAMS)

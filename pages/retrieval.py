@@ -143,8 +143,8 @@ for option, query_vector, shown in heat_jobs:
     except ERRORS:
         continue
 if not vit_jobs:
-    st.info("Patch heat maps need a ViT encoder (DINO, MAE, a random-init ViT, or DINOv2 / "
-            "ViT-MAE from the local cache): pick one above.", icon=":material/info:")
+    st.info("Patch heat maps need a ViT encoder (the bundled dino_vit or mae, a random-init ViT, "
+            "or DINOv2 / ViT-MAE from the local cache): pick one above.", icon=":material/info:")
 for column, (option, query_vector, item) in zip(st.columns(max(1, len(vit_jobs)), gap="large"),
                                                  vit_jobs, strict=False):
     with column:

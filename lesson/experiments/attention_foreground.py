@@ -1,7 +1,8 @@
 """Does DINO's CLS token attend to the garment rather than the background? Measured.
 
-On the bundled Fashion-MNIST test set (10,000 images, 28 x 28), for the bundled ``dino`` ViT, the
-same ViT at random initialisation (seeds 0, 1, 2) and the bundled ``mae`` ViT:
+On the bundled Fashion-MNIST test set (10,000 images, 28 x 28), for the bundled DINO ViT (the first
+bundled DINO checkpoint with a ViT backbone, ``dino_vit``: the bundled ``dino`` is a CNN, which has
+no attention), the same ViT at random initialisation (seeds 0, 1, 2) and the bundled ``mae`` ViT:
 
 - foreground = the pixels brighter than ``threshold`` (default 0.1, i.e. uint8 > 25.5; the
   background of Fashion-MNIST is 0). Its share of the image is the **area share**.
@@ -37,10 +38,18 @@ from torch import nn
 
 from lesson.results import Record, Result, experiment_parser
 from ssl_core import paths
-from ssl_core.checkpoints import load_encoder, random_init_encoder, read_json
+from ssl_core.checkpoints import (
+    checkpoint_info,
+    checkpoint_names,
+    load_encoder,
+    random_init_encoder,
+    read_json,
+)
 from ssl_core.data import load_fashion_mnist
 from ssl_core.eval.attention import cls_attention, foreground_share, mass_threshold_mask, upsample
 from ssl_core.images import images_to_batch
+from ssl_core.models.registry import resolve_config
+from ssl_core.models.vit import ViTConfig
 
 NAME = "attention_foreground"
 THRESHOLD = 0.1  # foreground: pixel / 255 > 0.1
@@ -86,6 +95,24 @@ class AttentionForegroundResult(Result):
     models: list[AttentionModel]
     skipped: list[str] | None = None
     verdict: str
+
+
+def dino_vit_checkpoints(checkpoints_dir: str | Path | None = None) -> list[str]:
+    """Checkpoints in ``checkpoints_dir`` (default: the bundled ones) trained with DINO on a ViT
+    backbone -- the ones with CLS attention to show -- sorted by name. One whose config cannot be
+    read is listed too, so that loading it says what is wrong rather than it vanishing."""
+    root = Path(checkpoints_dir or paths.checkpoints_dir())
+    names = []
+    for name in checkpoint_names(root):
+        try:
+            info = checkpoint_info(root / name)
+            is_vit = isinstance(resolve_config(info.backbone), ViTConfig)
+        except (OSError, ValueError):
+            names.append(name)
+            continue
+        if info.method == "dino" and is_vit:
+            names.append(name)
+    return names
 
 
 def _check_vit(encoder: nn.Module, name: str) -> None:
@@ -185,17 +212,24 @@ def verdict(models: Sequence[dict[str, Any]]) -> str:
 def run(*, checkpoints_dir: str | Path | None = None, n_images: int | None = None,
         threshold: float = THRESHOLD, keep: float = KEEP,
         random_seeds: Sequence[int] = RANDOM_SEEDS, compare: Sequence[str] = ("mae",),
-        batch_size: int = 500) -> dict[str, Any]:
-    """Measure the bundled ``dino`` ViT, its random-init twin(s) and the ``compare`` ViTs.
+        dino: str | None = None, batch_size: int = 500) -> dict[str, Any]:
+    """Measure a DINO ViT (``dino``, default: the first of :func:`dino_vit_checkpoints`), its
+    random-init twin(s) and the ``compare`` ViTs.
 
-    ``n_images``: the first n of the 10,000 test images (all by default). A missing ``dino``
-    checkpoint raises ValueError; a missing comparison checkpoint is listed under ``"skipped"``.
+    ``n_images``: the first n of the 10,000 test images (all by default). No DINO ViT checkpoint
+    raises ValueError; a missing comparison checkpoint is listed under ``"skipped"``.
     """
     checkpoints_dir = Path(checkpoints_dir or paths.checkpoints_dir())
-    dino_dir = checkpoints_dir / "dino"
+    if dino is None:
+        found = dino_vit_checkpoints(checkpoints_dir)
+        if not found:
+            raise ValueError(
+                f"no DINO ViT checkpoint in {checkpoints_dir}; restore assets/checkpoints/dino_vit "
+                "or train one (`python3 scripts/bundle_checkpoints.py train dino_vit`)")
+        dino = found[0]
+    dino_dir = checkpoints_dir / dino
     if not (dino_dir / "model.safetensors").is_file():
-        raise ValueError(f"no DINO checkpoint at {dino_dir}; train one with `python3 -m "
-                         "ssl_core.pretrain --method dino ...` or restore assets/checkpoints/dino")
+        raise ValueError(f"no checkpoint weights at {dino_dir}")
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold is a pixel level in [0, 1); got {threshold}")
     test = load_fashion_mnist("test", source="bundled")
@@ -212,10 +246,10 @@ def run(*, checkpoints_dir: str | Path | None = None, n_images: int | None = Non
         return summarise(per_image, labels, test.classes, sensitivity=sensitivity)
 
     dino_config = read_json(dino_dir / "config.json")
-    dino = load_encoder(dino_dir)
-    _check_vit(dino, "dino")
-    models = [{"name": "dino", "label": "DINO (bundled)", "kind": "ssl", "checkpoint": "dino",
-               "steps": dino_config.get("step"), **summary(dino)}]
+    dino_encoder = load_encoder(dino_dir)
+    _check_vit(dino_encoder, dino)
+    models = [{"name": dino, "label": f"DINO ViT (bundled {dino})", "kind": "ssl",
+               "checkpoint": dino, "steps": dino_config.get("step"), **summary(dino_encoder)}]
 
     per_seed = [summary(random_init_encoder(dino_config, seed=seed)) for seed in random_seeds]
     if per_seed:
@@ -271,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="attention mass kept by the DINO threshold (default %(default)s)")
     parser.add_argument("--random-seeds", type=int, nargs="*", default=list(RANDOM_SEEDS))
     parser.add_argument("--compare", nargs="*", default=["mae"])
+    parser.add_argument("--dino", default=None,
+                        help="the DINO ViT checkpoint (default: the first bundled DINO ViT)")
     parser.add_argument("--out-dir", default=None, help="default: assets/results")
     return parser
 
@@ -281,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     start = time.perf_counter()
     data = run(checkpoints_dir=args.checkpoints_dir, n_images=args.n_images,
                threshold=args.threshold, keep=args.keep, random_seeds=args.random_seeds,
-               compare=args.compare)
+               compare=args.compare, dino=args.dino)
     command = ["python3", "-m", f"lesson.experiments.{NAME}", *argv]
     path = AttentionForegroundResult.from_json(data).save(
         command=" ".join(command), wall_time_s=time.perf_counter() - start,

@@ -11,9 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from lesson.experiments.attention_foreground import AttentionForegroundResult
-from ssl_core import paths
-from ssl_core.checkpoints import checkpoint_info, checkpoint_names
+from lesson.experiments.attention_foreground import AttentionForegroundResult, dino_vit_checkpoints
 from ssl_core.eval.attention import AttentionMaps
 
 __all__ = [
@@ -28,16 +26,9 @@ __all__ = [
 
 
 def dino_checkpoints() -> list[str]:
-    """Bundled checkpoints trained with DINO, sorted; one that cannot be read is listed too
-    (loading it says what is wrong)."""
-    names = []
-    for name in checkpoint_names():
-        try:
-            if checkpoint_info(paths.checkpoints_dir() / name).method == "dino":
-                names.append(name)
-        except (OSError, ValueError):
-            names.append(name)
-    return names
+    """Bundled checkpoints trained with DINO on a ViT (a CNN has no attention to show), sorted;
+    one that cannot be read is listed too (loading it says what is wrong)."""
+    return dino_vit_checkpoints()
 
 
 def conversion(picked: np.ndarray, side: int, channels: int) -> str:

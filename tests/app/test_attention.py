@@ -53,7 +53,7 @@ def test_missing_checkpoint_and_result_say_so(no_checkpoints, open_page, clean):
     clean(at)
     assert not at.error
     infos = " ".join(i.value for i in at.info)
-    assert "assets/checkpoints/dino/" in infos  # no encoder
+    assert "assets/checkpoints/dino_vit/" in infos  # no encoder
     assert "python3 -m lesson.experiments.attention_foreground" in infos  # no result
     assert not at.get("image")
 
@@ -116,7 +116,8 @@ def test_measured_result_is_shown(tiny_dino, open_page, clean):
     at = open_page(PAGE)
     clean(at)
     table = at.dataframe[0].value
-    assert list(table["model"]) == ["DINO (bundled)", "Same ViT, random init", "MAE (bundled)"]
+    assert list(table["model"]) == ["DINO ViT (bundled dino)", "Same ViT, random init",
+                                    "MAE (bundled)"]
     assert any("Verdict" in m.value for m in at.markdown)
     assert len(at.get("plotly_chart")) == 2  # the per-class lift and the mean map
 

@@ -29,6 +29,28 @@ def test_the_bundled_full_protocol_report_reads():
     assert report.row("nope") is None
 
 
+def test_every_bundled_fashion_encoder_has_a_current_full_report():
+    """Each bundled 28 x 28 gray checkpoint is in FULL_PROBE_NAMES, and its report in
+    outputs/probe-full was made from that checkpoint (same backbone and step), so a retrained
+    or renamed checkpoint cannot keep an old model's numbers."""
+    from ssl_core.checkpoints import checkpoint_info, checkpoint_names
+    from ssl_core.paths import checkpoints_dir
+
+    path = full_probe_path()
+    if path is None or not path.parent.is_dir():
+        pytest.skip("outputs/probe-full is not in this checkout")
+    for name in checkpoint_names():
+        info = checkpoint_info(checkpoints_dir() / name)
+        if not info.is_fashion:
+            continue
+        assert name in FULL_PROBE_NAMES, f"{name} is bundled but not probed on the full protocol"
+        report_path = full_probe_path(name)
+        assert report_path.is_file(), f"no {report_path}; made by {FULL_PROBE_COMMAND}"
+        report = json.loads(report_path.read_text())
+        assert report["checkpoint"] == f"assets/checkpoints/{name}"
+        assert (report["backbone"], report["step"]) == (info.backbone, info.step), name
+
+
 def test_a_missing_report_names_its_command(tmp_path):
     with pytest.raises(ResultMissingError, match="--protocol full"):
         ProbeReport.load(tmp_path / "probe-simclr.json")

@@ -93,12 +93,12 @@ def test_run_on_tiny_checkpoints(checkpoints):
     random = data["models"][1]
     assert random["seeds"] == [0, 1] and len(random["per_seed_attention_share"]) == 2
     assert random["attention_share"] == pytest.approx(np.mean(random["per_seed_attention_share"]))
-    assert "DINO (bundled)" in data["verdict"]
+    assert "DINO ViT (bundled dino)" in data["verdict"]
     json.dumps(data, allow_nan=False)  # what save_result will write
 
 
 def test_missing_and_wrong_checkpoints(tmp_path, checkpoints):
-    with pytest.raises(ValueError, match="no DINO checkpoint"):
+    with pytest.raises(ValueError, match="no DINO ViT checkpoint"):
         exp.run(checkpoints_dir=tmp_path, n_images=2)
     data = exp.run(checkpoints_dir=checkpoints, n_images=2, random_seeds=(),
                    compare=("mae", "absent"))
@@ -122,3 +122,23 @@ def test_main_writes_the_result(tmp_path, checkpoints, capsys):
     assert saved["provenance"]["command"].startswith(
         "python3 -m lesson.experiments.attention_foreground --checkpoints-dir")
     assert "wrote" in capsys.readouterr().out
+
+
+def test_the_dino_vit_is_found_beside_a_cnn_dino(tmp_path):
+    """The bundled ``dino`` is a CNN (no attention); the experiment and the page measure the DINO
+    ViT beside it, whatever it is called, and a CNN DINO alone is not taken for one."""
+    _save(tmp_path / "dino", "dino", backbone="cnn_small_28")
+    _save(tmp_path / "mae", "mae")
+    assert exp.dino_vit_checkpoints(tmp_path) == []
+    with pytest.raises(ValueError, match="no DINO ViT checkpoint"):
+        exp.run(checkpoints_dir=tmp_path, n_images=2, random_seeds=())
+    _save(tmp_path / "dino_vit", "dino")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "model.safetensors").write_bytes(b"")
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    assert exp.dino_vit_checkpoints(tmp_path) == ["broken", "dino_vit"]  # unreadable: listed
+    data = exp.run(checkpoints_dir=tmp_path, n_images=2, random_seeds=(), dino="dino_vit")
+    assert [m["name"] for m in data["models"]] == ["dino_vit", "mae"]
+    assert data["models"][0]["label"] == "DINO ViT (bundled dino_vit)"
+    with pytest.raises(ValueError, match="not a ViT"):
+        exp.run(checkpoints_dir=tmp_path, n_images=2, random_seeds=(), dino="dino")

@@ -20,7 +20,11 @@ from app.measured import measured
 from app.state import Param, restore, share, stop_page
 from app.text import literal, public
 from app.widgets import image_picker, picker_params
-from lesson.experiments.attention_foreground import THRESHOLD, AttentionForegroundResult
+from lesson.experiments.attention_foreground import (
+    THRESHOLD,
+    AttentionForegroundResult,
+    dino_vit_checkpoints,
+)
 from lesson.figures import attention as lesson_attention
 from lesson.figures.pictures import overlay, upscale_nearest
 from lesson.figures.tables import records_to_csv
@@ -104,7 +108,7 @@ def heat_figure(maps: AttentionMaps, title: str, values: np.ndarray) -> go.Figur
 
 
 # --- encoders available -------------------------------------------------------------------------
-choices = lesson_attention.dino_checkpoints() + [
+choices = dino_vit_checkpoints() + [
     HF_PREFIX + name for name in resources.local_hf_models() if "dinov2" in name]
 PARAMS: tuple[Param, ...] = (
     *picker_params("att"),

@@ -11,24 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from lesson.experiments.attention_foreground import AttentionForegroundResult, dino_vit_checkpoints
+from lesson.experiments.attention_foreground import AttentionForegroundResult
 from ssl_core.eval.attention import AttentionMaps
 
 __all__ = [
     "conversion",
-    "dino_checkpoints",
     "patch_records",
     "per_class_lift",
     "result_caption",
     "result_records",
     "result_rows",
 ]
-
-
-def dino_checkpoints() -> list[str]:
-    """Bundled checkpoints trained with DINO on a ViT (a CNN has no attention to show), sorted;
-    one that cannot be read is listed too (loading it says what is wrong)."""
-    return dino_vit_checkpoints()
 
 
 def conversion(picked: np.ndarray, side: int, channels: int) -> str:
